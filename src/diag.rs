@@ -160,9 +160,9 @@ mod tests {
         let d = Diagnostic::error(&f, Span::new(off, off + 12), "bad `timeout`")
             .with_help("write a duration such as `30s`");
         let r = d.render();
-        assert!(r.starts_with("r.md:2:7: bad `timeout`\n"), "{r}");
+        assert!(r.starts_with("r.md:2:8: bad `timeout`\n"), "{r}");
         assert!(r.contains("2 | ```sh {timeout=soon}\n"), "{r}");
-        assert!(r.contains("  |       ^^^^^^^^^^^^\n"), "{r}");
+        assert!(r.contains("  |        ^^^^^^^^^^^^\n"), "{r}");
         assert!(r.contains("= help: write a duration"), "{r}");
         let f2 = Arc::new(SourceFile::new("z.md", "配置 x".to_string()));
         let w = Diagnostic::warning(&f2, Span::new(7, 8), "w").render();
