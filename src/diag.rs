@@ -67,7 +67,10 @@ impl Diagnostic {
     }
 
     pub fn warning(file: &Arc<SourceFile>, span: Span, message: impl Into<String>) -> Diagnostic {
-        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(file, span, message) }
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(file, span, message)
+        }
     }
 
     /// An error about a path whose text could not be read or parsed at all.
@@ -155,7 +158,10 @@ mod tests {
 
     #[test]
     fn renders_location_line_and_caret_under_wide_characters() {
-        let f = Arc::new(SourceFile::new("r.md", "# 配置\n```sh {timeout=soon}\n".to_string()));
+        let f = Arc::new(SourceFile::new(
+            "r.md",
+            "# 配置\n```sh {timeout=soon}\n".to_string(),
+        ));
         let off = f.text.find("timeout").unwrap();
         let d = Diagnostic::error(&f, Span::new(off, off + 12), "bad `timeout`")
             .with_help("write a duration such as `30s`");

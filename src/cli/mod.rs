@@ -1,1 +1,79 @@
-//! (to be written)
+//! The command line: clap definitions, one module per subcommand, and the single place where
+//! results become an exit status.
+
+mod lint;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::diag::Exit;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "runbook",
+    version,
+    about = "Executable operations runbooks: run the commands in Markdown, check what they print, report drift.",
+    after_help = "Exit status: 0 every step passed, 1 some step drifted, 2 bad input, 3 could not execute.\nDocs: runbooks/guide/ (run `runbook serve` and open the printed URL)."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Parse runbooks and check hosts, ids, attributes and translations; runs nothing.
+    #[command(
+        after_help = "Example:\n  runbook lint runbooks/openstack-ha\n  runbook lint --inventory my-lab.toml"
+    )]
+    Lint(LintArgs),
+}
+
+/// Paths and the inventory, shared by every subcommand.
+#[derive(Args, Debug, Clone)]
+pub struct Common {
+    /// Runbook files or folders (default: `runbooks/` under the project folder).
+    pub paths: Vec<PathBuf>,
+    /// A TOML file whose [hosts] and [groups] replace those of runbook.toml.
+    #[arg(long, value_name = "FILE")]
+    pub inventory: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct LintArgs {
+    #[command(flatten)]
+    pub common: Common,
+}
+
+/// Parses the command line, runs the subcommand, and maps the result to an exit status.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                Exit::BadInput.code()
+            } else {
+                0
+            });
+        }
+    };
+    ExitCode::from(run(cli).code())
+}
+
+pub fn run(cli: Cli) -> Exit {
+    match cli.command {
+        Command::Lint(a) => lint::execute(&a),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn verify_cli() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

@@ -96,7 +96,12 @@ pub fn parse_info(text: &str, base: usize) -> Result<InfoString, AttrError> {
                 }
                 if i == start {
                     let ch = text[start..].chars().next().unwrap_or(' ');
-                    return Err(err(base, start, start + ch.len_utf8(), format!("unexpected `{ch}` in attributes")));
+                    return Err(err(
+                        base,
+                        start,
+                        start + ch.len_utf8(),
+                        format!("unexpected `{ch}` in attributes"),
+                    ));
                 }
                 (text[start..i].to_string(), i, false)
             }
@@ -111,7 +116,12 @@ pub fn parse_info(text: &str, base: usize) -> Result<InfoString, AttrError> {
                 i += 1;
             }
             if i == value_start {
-                return Err(err(base, start, i.max(start + 1), format!("`{}` needs a name right after it", &text[start..start + 1])));
+                return Err(err(
+                    base,
+                    start,
+                    i.max(start + 1),
+                    format!("`{}` needs a name right after it", &text[start..start + 1]),
+                ));
             }
             value = Some(text[value_start..i].to_string());
         } else if i < bytes.len() && bytes[i] == b'=' {
@@ -125,7 +135,12 @@ pub fn parse_info(text: &str, base: usize) -> Result<InfoString, AttrError> {
                     i += 1;
                 }
                 if i >= bytes.len() {
-                    return Err(err(base, value_start, value_start + 1, "this quote is never closed"));
+                    return Err(err(
+                        base,
+                        value_start,
+                        value_start + 1,
+                        "this quote is never closed",
+                    ));
                 }
                 value = Some(text[inner..i].to_string());
                 i += 1;
@@ -142,7 +157,12 @@ pub fn parse_info(text: &str, base: usize) -> Result<InfoString, AttrError> {
         }
         if i < bytes.len() && !bytes[i].is_ascii_whitespace() && bytes[i] != b'}' {
             let ch = text[i..].chars().next().unwrap_or(' ');
-            return Err(err(base, i, i + ch.len_utf8(), format!("unexpected `{ch}` after `{key}`")));
+            return Err(err(
+                base,
+                i,
+                i + ch.len_utf8(),
+                format!("unexpected `{ch}` after `{key}`"),
+            ));
         }
         info.attrs.push(Attr {
             key,
@@ -156,7 +176,10 @@ pub fn parse_info(text: &str, base: usize) -> Result<InfoString, AttrError> {
 }
 
 fn err(base: usize, start: usize, end: usize, message: impl Into<String>) -> AttrError {
-    AttrError { span: Span::new(base + start, base + end), message: message.into() }
+    AttrError {
+        span: Span::new(base + start, base + end),
+        message: message.into(),
+    }
 }
 
 fn skip_ws(bytes: &[u8], mut i: usize) -> usize {
@@ -175,25 +198,59 @@ mod tests {
     use super::*;
 
     fn kv(info: &InfoString) -> Vec<(String, Option<String>)> {
-        info.attrs.iter().map(|a| (a.key.clone(), a.value.clone())).collect()
+        info.attrs
+            .iter()
+            .map(|a| (a.key.clone(), a.value.clone()))
+            .collect()
     }
 
     #[test]
     fn parses_the_forms_of_the_spec() {
         let table: &[(&str, &str, &[(&str, Option<&str>)])] = &[
             ("console", "console", &[]),
-            ("console {#set-hostname on=controller2}", "console", &[("id", Some("set-hostname")), ("on", Some("controller2"))]),
-            ("sh {timeout=30s serial}", "sh", &[("timeout", Some("30s")), ("serial", None)]),
-            (r#"console {match=table ignore="when reach" tol='delay=5'}"#, "console", &[("match", Some("table")), ("ignore", Some("when reach")), ("tol", Some("delay=5"))]),
-            ("text file=/etc/hosts mode=append", "text", &[("file", Some("/etc/hosts")), ("mode", Some("append"))]),
-            ("bash{.wide norun}", "bash", &[("class", Some("wide")), ("norun", None)]),
+            (
+                "console {#set-hostname on=controller2}",
+                "console",
+                &[("id", Some("set-hostname")), ("on", Some("controller2"))],
+            ),
+            (
+                "sh {timeout=30s serial}",
+                "sh",
+                &[("timeout", Some("30s")), ("serial", None)],
+            ),
+            (
+                r#"console {match=table ignore="when reach" tol='delay=5'}"#,
+                "console",
+                &[
+                    ("match", Some("table")),
+                    ("ignore", Some("when reach")),
+                    ("tol", Some("delay=5")),
+                ],
+            ),
+            (
+                "text file=/etc/hosts mode=append",
+                "text",
+                &[("file", Some("/etc/hosts")), ("mode", Some("append"))],
+            ),
+            (
+                "bash{.wide norun}",
+                "bash",
+                &[("class", Some("wide")), ("norun", None)],
+            ),
             ("", "", &[]),
-            ("output {ws=collapse}", "output", &[("ws", Some("collapse"))]),
+            (
+                "output {ws=collapse}",
+                "output",
+                &[("ws", Some("collapse"))],
+            ),
         ];
         for (text, lang, attrs) in table {
             let info = parse_info(text, 0).unwrap_or_else(|e| panic!("{text}: {e:?}"));
             assert_eq!(info.lang, *lang, "{text}");
-            let want: Vec<_> = attrs.iter().map(|(k, v)| (k.to_string(), v.map(str::to_string))).collect();
+            let want: Vec<_> = attrs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.map(str::to_string)))
+                .collect();
             assert_eq!(kv(&info), want, "{text}");
         }
     }

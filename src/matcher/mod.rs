@@ -73,5 +73,11 @@ pub fn check(expected: &str, actual: &str, spec: &MatchSpec) -> Verdict {
             .header("expected", "actual")
             .to_string()
     };
-    Verdict { passed, rewritten: actual.clone(), actual, diff, notes: Vec::new() }
+    Verdict {
+        passed,
+        rewritten: actual.clone(),
+        actual,
+        diff,
+        notes: Vec::new(),
+    }
 }
