@@ -1,0 +1,264 @@
+//! One persistent shell per host, driven over pipes with a sentinel protocol.
+//!
+//! The transport (a local `bash` child, or a remote one over an SSH channel) only provides
+//! the shell's standard input and output and a way to signal its process group; everything
+//! else — framing, timeouts, streaming, the output cap — is here, so local and remote hosts
+//! behave the same (STYLE: one session abstraction).
+//!
+//! Protocol. Each command is sent as a single-quoted shell string and run with
+//! `eval "$cmd" </dev/null 2>&1`, then the shell prints `\n<NONCE> <status>\n`:
+//! - `eval` keeps `cd` and `export` in the session, and a syntax error in the command is an
+//!   ordinary non-zero status instead of breaking the framing;
+//! - `</dev/null` gives every command an empty standard input, so nothing it reads can
+//!   swallow the text of later steps;
+//! - the sentinel is found by scanning the output, never by waiting for end-of-file, so a
+//!   background child that keeps the pipe open cannot hang the run;
+//! - the leading newline lets the sentinel be found after output without a final newline;
+//!   it is removed again.
+
+use std::pin::Pin;
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+/// Output larger than this (per command) is an error rather than memory exhaustion.
+pub const MAX_OUTPUT: usize = 64 * 1024 * 1024;
+
+/// How long a command that ignores SIGTERM is given before SIGKILL.
+pub const KILL_GRACE: Duration = Duration::from_millis(1000);
+
+/// What a transport must provide besides the pipes.
+pub trait ShellControl: Send {
+    /// Sends `signal` (a name such as `TERM` or `KILL`) to the shell's whole process group.
+    fn signal_group(&mut self, signal: &'static str) -> BoxFuture<'_, ()>;
+    /// Ends the transport (waits for nothing that could hang).
+    fn close(&mut self) -> BoxFuture<'_, ()>;
+}
+
+/// Why a command has no result.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ShellError {
+    #[error("timed out after {}", humantime::format_duration(*.0))]
+    Timeout(Duration),
+    /// The shell's output ended: the connection dropped, the host rebooted, or the command
+    /// ran `exit`.
+    #[error("the shell ended before the command finished ({0})")]
+    Closed(String),
+    #[error("the command printed more than {} MiB; output that large is not kept", MAX_OUTPUT >> 20)]
+    TooLarge,
+}
+
+/// A finished command.
+#[derive(Debug, Clone)]
+pub struct Ran {
+    pub output: Vec<u8>,
+    pub exit_code: i32,
+    pub duration: Duration,
+}
+
+pub struct Shell {
+    stdin: Pin<Box<dyn AsyncWrite + Send>>,
+    stdout: Pin<Box<dyn AsyncRead + Send>>,
+    control: Box<dyn ShellControl>,
+    nonce: String,
+    /// Bytes read after the last sentinel (normally empty).
+    pending: Vec<u8>,
+    dead: bool,
+}
+
+/// Quotes a string for any POSIX shell: `'...'`, with `'` written as `'\''`.
+pub fn quote(s: &str) -> String {
+    let mut q = String::with_capacity(s.len() + 2);
+    q.push('\'');
+    for c in s.chars() {
+        if c == '\'' {
+            q.push_str("'\\''");
+        } else {
+            q.push(c);
+        }
+    }
+    q.push('\'');
+    q
+}
+
+impl Shell {
+    /// Wraps a started shell and runs the setup: standard error joined to standard output,
+    /// `env` exported, and the working directory changed to `cwd` when given.
+    pub async fn start(
+        stdin: Pin<Box<dyn AsyncWrite + Send>>,
+        stdout: Pin<Box<dyn AsyncRead + Send>>,
+        control: Box<dyn ShellControl>,
+        env: &[(String, String)],
+        cwd: Option<&str>,
+        timeout: Duration,
+    ) -> Result<Shell, ShellError> {
+        let nonce = format!("__RUNBOOK_{:016x}", rand::random::<u64>());
+        let mut shell = Shell {
+            stdin,
+            stdout,
+            control,
+            nonce,
+            pending: Vec::new(),
+            dead: false,
+        };
+        let mut setup = String::from("exec 2>&1\n");
+        for (k, v) in env {
+            setup.push_str(&format!("export {k}={}\n", quote(v)));
+        }
+        if let Some(dir) = cwd {
+            setup.push_str(&format!("cd {} || exit 97\n", quote(dir)));
+        }
+        // The setup runs as a plain command so that its completion is framed like any other.
+        let ran = shell.run_raw(&setup, timeout, &mut |_| {}).await?;
+        if ran.exit_code != 0 {
+            return Err(ShellError::Closed(format!(
+                "the session setup failed: {}",
+                String::from_utf8_lossy(&ran.output).trim()
+            )));
+        }
+        Ok(shell)
+    }
+
+    pub fn is_dead(&self) -> bool {
+        self.dead
+    }
+
+    /// Runs one command (any shell text, several lines allowed) and returns its interleaved
+    /// output and exit status. `on_output` sees the output as it arrives.
+    pub async fn run(
+        &mut self,
+        command: &str,
+        timeout: Duration,
+        on_output: &mut (dyn FnMut(&[u8]) + Send),
+    ) -> Result<Ran, ShellError> {
+        let script = format!(
+            "__runbook_cmd={}\neval \"$__runbook_cmd\" </dev/null 2>&1\n__runbook_status=$?\nprintf '\\n%s %d\\n' {} \"$__runbook_status\"\n",
+            quote(command),
+            self.nonce
+        );
+        self.run_raw(&script, timeout, on_output).await
+    }
+
+    async fn run_raw(
+        &mut self,
+        script: &str,
+        timeout: Duration,
+        on_output: &mut (dyn FnMut(&[u8]) + Send),
+    ) -> Result<Ran, ShellError> {
+        if self.dead {
+            return Err(ShellError::Closed("the session already ended".into()));
+        }
+        let started = Instant::now();
+        let script = if script.contains(&self.nonce) {
+            script.to_string()
+        } else {
+            // Setup text: frame it the same way.
+            format!("{script}printf '\\n%s %d\\n' {} $?\n", self.nonce)
+        };
+        if let Err(e) = self.stdin.write_all(script.as_bytes()).await {
+            self.dead = true;
+            return Err(ShellError::Closed(format!(
+                "cannot write to the shell: {e}"
+            )));
+        }
+        let _ = self.stdin.flush().await;
+        match tokio::time::timeout(timeout, self.read_until_sentinel(on_output)).await {
+            Ok(Ok((output, exit_code))) => Ok(Ran {
+                output,
+                exit_code,
+                duration: started.elapsed(),
+            }),
+            Ok(Err(e)) => {
+                self.dead = true;
+                if e == ShellError::TooLarge {
+                    self.kill().await;
+                }
+                Err(e)
+            }
+            Err(_) => {
+                self.kill().await;
+                Err(ShellError::Timeout(timeout))
+            }
+        }
+    }
+
+    /// Ends the shell's whole process tree: TERM, a short grace, then KILL.
+    pub async fn kill(&mut self) {
+        self.dead = true;
+        self.control.signal_group("TERM").await;
+        tokio::time::sleep(KILL_GRACE).await;
+        self.control.signal_group("KILL").await;
+        self.control.close().await;
+    }
+
+    pub async fn close(mut self) {
+        if !self.dead {
+            let _ = self.stdin.write_all(b"exit 0\n").await;
+            let _ = self.stdin.flush().await;
+        }
+        self.control.close().await;
+    }
+
+    async fn read_until_sentinel(
+        &mut self,
+        on_output: &mut (dyn FnMut(&[u8]) + Send),
+    ) -> Result<(Vec<u8>, i32), ShellError> {
+        let marker = format!("\n{} ", self.nonce).into_bytes();
+        let mut buf = std::mem::take(&mut self.pending);
+        let mut scanned = 0; // bytes of `buf` known not to start the marker
+        let mut streamed = 0; // bytes of `buf` already given to `on_output`
+        let mut chunk = vec![0u8; 64 * 1024];
+        loop {
+            if let Some(pos) = memchr::memmem::find(&buf[scanned..], &marker).map(|p| p + scanned) {
+                let rest = &buf[pos + marker.len()..];
+                if let Some(nl) = rest.iter().position(|b| *b == b'\n') {
+                    let code: i32 = std::str::from_utf8(&rest[..nl])
+                        .ok()
+                        .and_then(|s| s.trim().parse().ok())
+                        .unwrap_or(-1);
+                    self.pending = rest[nl + 1..].to_vec();
+                    if pos > streamed {
+                        on_output(&buf[streamed..pos]);
+                    }
+                    buf.truncate(pos);
+                    return Ok((buf, code));
+                }
+            } else {
+                // No marker yet: it can only begin within the last `marker.len() - 1` bytes.
+                scanned = buf.len().saturating_sub(marker.len() - 1);
+                // Show everything but a tail that could begin the marker (it starts with the
+                // only newline in it).
+                let hold_from = match memchr::memrchr(b'\n', &buf[scanned..]) {
+                    Some(i) if marker.starts_with(&buf[scanned + i..]) => scanned + i,
+                    _ => buf.len(),
+                };
+                if hold_from > streamed {
+                    on_output(&buf[streamed..hold_from]);
+                    streamed = hold_from;
+                }
+            }
+            if buf.len() > MAX_OUTPUT {
+                return Err(ShellError::TooLarge);
+            }
+            let n = match self.stdout.read(&mut chunk).await {
+                Ok(0) => return Err(ShellError::Closed("end of output".into())),
+                Ok(n) => n,
+                Err(e) => return Err(ShellError::Closed(e.to_string())),
+            };
+            buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quote;
+
+    #[test]
+    fn quotes_for_the_shell() {
+        assert_eq!(quote("a b"), "'a b'");
+        assert_eq!(quote("it's"), "'it'\\''s'");
+        assert_eq!(quote(""), "''");
+    }
+}

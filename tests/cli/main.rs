@@ -1,0 +1,5 @@
+//! Contract tests: they drive the built `runbook` binary over fixture runbooks and check what
+//! SPEC.md fixes — exit status, `PATH:LINE:COL` messages, reports.
+
+mod harness;
+mod ssh;

@@ -1,0 +1,1 @@
+//! SSH contract tests (real sshd on loopback).
