@@ -2,6 +2,7 @@
 //! results become an exit status.
 
 mod lint;
+pub mod run;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,6 +30,11 @@ pub enum Command {
         after_help = "Example:\n  runbook lint runbooks/openstack-ha\n  runbook lint --inventory my-lab.toml"
     )]
     Lint(LintArgs),
+    /// Run runbooks: execute each step on its hosts and compare what it prints.
+    #[command(
+        after_help = "Examples:\n  runbook run runbooks/guide\n  runbook run runbooks/openstack-ha --inventory my-lab.toml --report junit=report.xml\n  runbook run ntp.md --only ntp-peers --var NTP_SERVER=10.0.0.11"
+    )]
+    Run(run::RunArgs),
 }
 
 /// Paths and the inventory, shared by every subcommand.
@@ -66,6 +72,7 @@ pub fn main() -> ExitCode {
 pub fn run(cli: Cli) -> Exit {
     match cli.command {
         Command::Lint(a) => lint::execute(&a),
+        Command::Run(a) => run::execute(&a),
     }
 }
 

@@ -204,9 +204,11 @@ mod tests {
             .collect()
     }
 
+    type Case<'a> = (&'a str, &'a str, &'a [(&'a str, Option<&'a str>)]);
+
     #[test]
     fn parses_the_forms_of_the_spec() {
-        let table: &[(&str, &str, &[(&str, Option<&str>)])] = &[
+        let table: &[Case] = &[
             ("console", "console", &[]),
             (
                 "console {#set-hostname on=controller2}",
