@@ -90,8 +90,7 @@ pub fn load_checked(common: &Common) -> Result<Workspace, Exit> {
         diag::emit(&ws.diags);
         return Err(Exit::BadInput);
     }
-    // Warnings are worth seeing before a run too.
-    diag::emit(&ws.diags);
+    // Warnings are `lint`'s business; a run stays quiet about them.
     Ok(ws)
 }
 
