@@ -2,4 +2,5 @@
 //! SPEC.md fixes — exit status, `PATH:LINE:COL` messages, reports.
 
 mod harness;
+mod lint;
 mod ssh;
