@@ -209,7 +209,11 @@ async fn open_remote(
     dest: &str,
     env: &[(String, String)],
 ) -> Result<Shell, String> {
-    crate::exec::ssh_connect(host, dest, &project.ssh, env).await
+    // The handshake has its own bound (connect_timeout); this one covers the shell's setup.
+    let setup = project.ssh.connect_timeout + Duration::from_secs(20);
+    crate::exec::ssh::start(host, dest, &project.ssh, env, setup)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 pub struct Runner<'w> {
