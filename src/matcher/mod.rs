@@ -450,6 +450,22 @@ fn check_unordered(expected: &[&str], actual: &[&str], ws: bool) -> Outcome {
             .filter(|&&j| owner[j].is_none())
             .map(|&j| Emit::New(actual[j].to_string())),
     );
+    // Trailing blank lines would be normalised away, and the rewrite would lose lines the
+    // actual has: order does not matter here, so they go first.
+    let blank = |line: &Emit| match line {
+        Emit::Kept(k) => expected[*k].is_empty(),
+        Emit::New(text) => text.is_empty(),
+    };
+    let trailing = rewritten
+        .iter()
+        .rev()
+        .take_while(|line| blank(line))
+        .count();
+    if trailing > 0 && trailing < rewritten.len() {
+        let tail = rewritten.split_off(rewritten.len() - trailing);
+        let blanks = tail.into_iter().map(|_| Emit::New(String::new()));
+        rewritten.splice(0..0, blanks);
+    }
     Outcome {
         passed: false,
         rewritten,

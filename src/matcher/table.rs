@@ -104,7 +104,7 @@ fn is_decoration(line: &str) -> bool {
 /// ties go left, and a word never goes left of the word before it).
 fn cells<'a>(line: &'a str, header: &[Word<'_>]) -> Vec<Cell<'a>> {
     let tokens = words(line);
-    if tokens.len() <= header.len() {
+    if tokens.len() <= header.len() || header.is_empty() {
         return tokens
             .iter()
             .map(|w| Cell {
@@ -113,11 +113,15 @@ fn cells<'a>(line: &'a str, header: &[Word<'_>]) -> Vec<Cell<'a>> {
             })
             .collect();
     }
+    // Zero when they share a column, else one more than the gap between them (so a word
+    // right after a header word's end is nearer the header word it sits under).
     let distance = |w: &Word<'_>, h: &Word<'_>| {
         if w.end <= h.start {
-            h.start - w.end
+            h.start - w.end + 1
+        } else if w.start >= h.end {
+            w.start - h.end + 1
         } else {
-            w.start.saturating_sub(h.end)
+            0
         }
     };
     // Per header word: the first and last token that joined it.
@@ -233,7 +237,23 @@ impl Columns<'_> {
 /// keeps its start column (the expected one where kept, the actual one where replaced, so
 /// right-aligned numbers stay right-aligned), moved right only as far as needed to leave a
 /// space after the cell before it.
-fn rebuild(expected: &[Cell<'_>], actual: &[Cell<'_>], replaced: &[bool]) -> String {
+///
+/// `None` when the new row would not split back into the same cells under `header` (a row
+/// wider than its header, where moving a cell moves which header word it lines up under);
+/// the caller then writes the actual row as it is.
+fn rebuild(
+    expected: &[Cell<'_>],
+    actual: &[Cell<'_>],
+    replaced: &[bool],
+    header: &[Word<'_>],
+) -> Option<String> {
+    let chosen = |k: usize| {
+        if replaced[k] {
+            &actual[k]
+        } else {
+            &expected[k]
+        }
+    };
     let mut out = String::new();
     let mut column = 0;
     for (k, (e, a)) in expected.iter().zip(actual).enumerate() {
@@ -250,7 +270,13 @@ fn rebuild(expected: &[Cell<'_>], actual: &[Cell<'_>], replaced: &[bool]) -> Str
         out.push_str(cell.text);
         column = start + width(cell.text);
     }
-    out
+    let again = cells(&out, header);
+    let same = again.len() == expected.len()
+        && again
+            .iter()
+            .enumerate()
+            .all(|(k, cell)| cell.text == chosen(k).text);
+    same.then_some(out)
 }
 
 pub(crate) fn check(expected: &[&str], actual: &[&str], spec: &MatchSpec) -> Outcome {
@@ -341,7 +367,8 @@ pub(crate) fn check(expected: &[&str], actual: &[&str], spec: &MatchSpec) -> Out
                         if replaced.contains(&true) {
                             passed = false;
                             notes.extend(verdicts.into_iter().filter_map(Result::err));
-                            Emit::New(rebuild(e, a, &replaced))
+                            let row = rebuild(e, a, &replaced, &exp_words);
+                            Emit::New(row.unwrap_or_else(|| actual[j + 1].to_string()))
                         } else {
                             Emit::Kept(i + 1)
                         }

@@ -105,6 +105,10 @@ fn normalize_examples() {
     assert_eq!(normalize("\x1b[31mred\x1b[0m  \r\n\r\n\n"), "red");
     assert_eq!(normalize("abcdef\rXY"), "XYcdef");
     assert_eq!(normalize("a\x07b"), "ab");
+    // Tabs and carriage returns survive the escape stripper.
+    assert_eq!(normalize("\x1b[1mA\x1b[0m\tB\r\n"), "A\tB");
+    assert_eq!(normalize("\x1b[32m50%\x1b[0m\r100%\r\n"), "100%");
+    assert_eq!(normalize("\x1b]0;title\x07ok 25\u{b0}C"), "ok 25\u{b0}C");
     assert_eq!(normalize(""), "");
     assert_eq!(normalize("\n\n"), "");
 }
@@ -481,6 +485,7 @@ fn table_cells() {
         ("rows in order", "N\na\nb", "N\nb\na", table.clone(), false, "N\nb\na"),
         ("regex row", "NAME  PORT\nweb   [0-9]+ (re)", "NAME  PORT\nweb 8080", table.clone(), true, "NAME  PORT\nweb   [0-9]+ (re)"),
         ("empty expected table", "", "", table.clone(), true, ""),
+        ("blank header line", "\nweb 1", "\nweb 1 2", table.clone(), false, "\nweb 1 2"),
         ("empty expected table, output", "", "NAME\nweb", table, false, "NAME\nweb"),
     ]);
 }
@@ -574,4 +579,90 @@ fn diff_is_in_similars_unified_format() {
         verdict.diff,
         "--- expected\n+++ actual\n@@ -1,3 +1,3 @@\n a\n-b\n c\n+d\n"
     );
+}
+
+/// Naive reference for the default mode: exponential backtracking, fine for tiny inputs.
+fn reference_exact(patterns: &[&str], actual: &[&str]) -> bool {
+    match patterns.split_first() {
+        None => actual.is_empty(),
+        Some((&"...", rest)) => (0..=actual.len()).any(|k| reference_exact(rest, &actual[k..])),
+        Some((first, rest)) => {
+            !actual.is_empty()
+                && LinePattern::parse(first, false, true).matches(actual[0])
+                && reference_exact(rest, &actual[1..])
+        }
+    }
+}
+
+#[test]
+fn generated_cases_agree_with_a_reference_and_rewrite_cleanly() {
+    const PATTERNS: [&str; 7] = ["a", "b", "c", "...", "a[..]", "[bc] (re)", ""];
+    const LINES: [&str; 5] = ["a", "b", "c", "ab", ""];
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = |n: usize| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) as usize % n
+    };
+    for _ in 0..1000 {
+        let expected: Vec<&str> = (0..next(6))
+            .map(|_| PATTERNS[next(PATTERNS.len())])
+            .collect();
+        let actual: Vec<&str> = (0..next(7)).map(|_| LINES[next(LINES.len())]).collect();
+        let (expected_text, actual_text) = (expected.join("\n"), actual.join("\n"));
+        for mode in [MatchMode::Exact, MatchMode::Contains, MatchMode::Unordered] {
+            let verdict = check(&expected_text, &actual_text, &spec(mode));
+            if mode == MatchMode::Exact {
+                let (e, a) = (normalize(&expected_text), normalize(&actual_text));
+                let reference = reference_exact(&lines(&e), &lines(&a));
+                assert_eq!(verdict.passed, reference, "{expected:?} against {actual:?}");
+            }
+            assert_eq!(
+                verdict.diff.is_empty(),
+                verdict.passed,
+                "{mode:?} {expected:?} against {actual:?}\n{verdict:#?}"
+            );
+            let again = check(&verdict.rewritten, &actual_text, &spec(mode));
+            assert!(
+                again.passed,
+                "{mode:?} {expected:?} against {actual:?}\n{verdict:#?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn generated_tables_rewrite_cleanly() {
+    const ROWS: [&str; 9] = [
+        "*ntp-pool-1.example.org (t LOCAL(0) 6 u   65  128  377    0.213   -0.620   0.040",
+        "x",
+        HEALTHY,
+        " controller      LOCAL(0)         6 u   12  128   17    0.301    3.112   0.215",
+        "*controller      LOCAL(0)         6 u   12  128   17    0.301  187.330   0.215",
+        "+45.79.36.123 (t 10.0.0.1         2 u   65  128  377    0.213   -0.620   0.040",
+        "+45.79.36.123 (x 10.0.0.1         2 u    3  128    1 1234.250    2.000   0.090",
+        "-x               .INIT.          16 u    -   64    0    0.000    0.000   0.000",
+        "==============================================================================",
+    ];
+    let mut seed: u64 = 7;
+    let mut next = |n: usize| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) as usize % n
+    };
+    for _ in 0..300 {
+        let expected: Vec<&str> = (0..next(4)).map(|_| ROWS[next(ROWS.len())]).collect();
+        let actual: Vec<&str> = (0..next(4)).map(|_| ROWS[next(ROWS.len())]).collect();
+        let (expected, actual) = (ntp_table(&expected), ntp_table(&actual));
+        let verdict = check(&expected, &actual, &ntp());
+        assert_eq!(verdict.diff.is_empty(), verdict.passed, "{verdict:#?}");
+        let again = check(&verdict.rewritten, &actual, &ntp());
+        assert!(
+            again.passed,
+            "EXPECTED\n{expected}\nACTUAL\n{actual}\nREWRITTEN\n{}\nAGAIN {again:#?}",
+            verdict.rewritten
+        );
+    }
 }
