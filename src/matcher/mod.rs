@@ -97,8 +97,11 @@
 //! - The alignment behind a failed rewrite is a dynamic programme over the part between the
 //!   common matching prefix and suffix; past four million (expected × actual) cells, that middle
 //!   part is written as the plain actual output (its `...` and `[..]` lines are lost there).
-//! - Overstriking and table columns count a tab as one character inside a line, except that
-//!   table positions expand tabs to multiples of eight.
+//! - Table rows compare in order: a peer list in another order is drift. A row wider than its
+//!   header (more words than header words) whose rewrite would split into other cells is
+//!   written back as the actual row, whole.
+//! - Overstriking counts characters, not display columns (a tab or a CJK character is one).
+//!   Table positions do use display columns, with tabs stopping at multiples of eight.
 //! - A missing `contains`/`unordered` line looks for its replacement among the first 500
 //!   candidate lines only, and lines over 2,000 bytes are never "similar".
 //! - The characters U+FDD0 and U+FDD1 (Unicode noncharacters) in the output read as tab and
