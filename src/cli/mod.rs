@@ -1,6 +1,7 @@
 //! The command line: clap definitions, one module per subcommand, and the single place where
 //! results become an exit status.
 
+mod history;
 mod lint;
 pub mod run;
 
@@ -35,6 +36,11 @@ pub enum Command {
         after_help = "Examples:\n  runbook run runbooks/guide\n  runbook run runbooks/openstack-ha --inventory my-lab.toml --report junit=report.xml\n  runbook run ntp.md --only ntp-peers --var NTP_SERVER=10.0.0.11"
     )]
     Run(run::RunArgs),
+    /// Show the run store: the latest result of each step on each host, or the last runs.
+    #[command(
+        after_help = "Examples:\n  runbook history runbooks/openstack-ha --host controller3\n  runbook history --runs 10\n  runbook history runbooks/ntp.md --json"
+    )]
+    History(history::HistoryArgs),
 }
 
 /// Paths and the inventory, shared by every subcommand.
@@ -73,6 +79,7 @@ pub fn run(cli: Cli) -> Exit {
     match cli.command {
         Command::Lint(a) => lint::execute(&a),
         Command::Run(a) => run::execute(&a),
+        Command::History(a) => history::execute(&a),
     }
 }
 

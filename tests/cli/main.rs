@@ -4,3 +4,4 @@
 mod harness;
 mod lint;
 mod ssh;
+mod store;
