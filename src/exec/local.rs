@@ -141,6 +141,14 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn exit_in_a_command_reports_its_status_and_ends_the_session() {
+        let mut sh = shell().await;
+        assert_eq!(out(&mut sh, "echo bye; exit 3").await, ("bye\n".into(), 3));
+        assert!(sh.is_dead());
+        assert!(sh.run("echo x", T, &mut |_| {}).await.is_err());
+    }
+
+    #[tokio::test]
     async fn stdin_is_empty_and_cannot_swallow_later_commands() {
         let mut sh = shell().await;
         assert_eq!(

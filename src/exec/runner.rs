@@ -282,7 +282,7 @@ impl<'w> Runner<'w> {
         let hosts = p.hosts();
         for r in &p.requires_elsewhere {
             if let Err(why) = (self.requires)(r, &hosts) {
-                return Some(format!("requires {r}: {why}"));
+                return Some(format!("required runbook {why}"));
             }
         }
         None

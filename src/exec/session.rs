@@ -14,7 +14,10 @@
 //! - the sentinel is found by scanning the output, never by waiting for end-of-file, so a
 //!   background child that keeps the pipe open cannot hang the run;
 //! - the leading newline lets the sentinel be found after output without a final newline;
-//!   it is removed again.
+//!   it is removed again;
+//! - a command that runs `exit N` ends the shell, but an EXIT trap set at start prints
+//!   `\n<NONCE> exit N\n`: the step gets status N and the session is marked ended, so the
+//!   next step opens a new one.
 
 use std::pin::Pin;
 use std::time::{Duration, Instant};
@@ -94,6 +97,7 @@ impl Shell {
         timeout: Duration,
     ) -> Result<Shell, ShellError> {
         let nonce = format!("__RUNBOOK_{:016x}", rand::random::<u64>());
+        let shell_nonce = nonce.clone();
         let mut shell = Shell {
             stdin,
             stdout,
@@ -102,7 +106,12 @@ impl Shell {
             pending: Vec::new(),
             dead: false,
         };
-        let mut setup = String::from("exec 2>&1\n");
+        // A command that runs `exit N` ends the session; the trap still frames its status, so
+        // the step sees N and the next step starts a new session.
+        let mut setup = format!(
+            "exec 2>&1\ntrap 'printf \"\\n%s exit %d\\n\" {} \"$?\"' EXIT\n",
+            shell_nonce
+        );
         for (k, v) in env {
             setup.push_str(&format!("export {k}={}\n", quote(v)));
         }
@@ -133,9 +142,8 @@ impl Shell {
         on_output: &mut (dyn FnMut(&[u8]) + Send),
     ) -> Result<Ran, ShellError> {
         let script = format!(
-            "__runbook_cmd={}\neval \"$__runbook_cmd\" </dev/null 2>&1\n__runbook_status=$?\nprintf '\\n%s %d\\n' {} \"$__runbook_status\"\n",
-            quote(command),
-            self.nonce
+            "__runbook_cmd={}\neval \"$__runbook_cmd\" </dev/null 2>&1\n",
+            quote(command)
         );
         self.run_raw(&script, timeout, on_output).await
     }
@@ -150,12 +158,7 @@ impl Shell {
             return Err(ShellError::Closed("the session already ended".into()));
         }
         let started = Instant::now();
-        let script = if script.contains(&self.nonce) {
-            script.to_string()
-        } else {
-            // Setup text: frame it the same way.
-            format!("{script}printf '\\n%s %d\\n' {} $?\n", self.nonce)
-        };
+        let script = format!("{script}printf '\\n%s %d\\n' {} \"$?\"\n", self.nonce);
         if let Err(e) = self.stdin.write_all(script.as_bytes()).await {
             self.dead = true;
             return Err(ShellError::Closed(format!(
@@ -213,10 +216,16 @@ impl Shell {
             if let Some(pos) = memchr::memmem::find(&buf[scanned..], &marker).map(|p| p + scanned) {
                 let rest = &buf[pos + marker.len()..];
                 if let Some(nl) = rest.iter().position(|b| *b == b'\n') {
-                    let code: i32 = std::str::from_utf8(&rest[..nl])
-                        .ok()
-                        .and_then(|s| s.trim().parse().ok())
-                        .unwrap_or(-1);
+                    let status = std::str::from_utf8(&rest[..nl]).unwrap_or("").trim();
+                    // `exit N` in a command ends the shell; its EXIT trap still reports N.
+                    let status = match status.strip_prefix("exit ") {
+                        Some(code) => {
+                            self.dead = true;
+                            code
+                        }
+                        None => status,
+                    };
+                    let code: i32 = status.parse().unwrap_or(-1);
                     self.pending = rest[nl + 1..].to_vec();
                     if pos > streamed {
                         on_output(&buf[streamed..pos]);

@@ -104,6 +104,11 @@ impl Console {
         if r.attempts > 1 {
             line = line.trim_end().to_string() + &format!("  ({} attempts)\n", r.attempts);
         }
+        if r.status == Status::Skipped {
+            if let Some(m) = &r.message {
+                line = line.trim_end().to_string() + &format!("  — {m}\n");
+            }
+        }
         line
     }
 
