@@ -161,12 +161,12 @@ async fn close_is_bounded_while_a_background_job_holds_the_output() {
 }
 
 #[tokio::test]
-async fn exit_in_a_command_ends_the_session_without_blaming_the_network() {
+async fn exit_in_a_command_reports_its_status_and_ends_the_session() {
     let sshd = Sshd::start();
     let mut sh = connect(&sshd).await.unwrap();
-    let err = sh.run("exit 3", T, &mut |_| {}).await.unwrap_err();
-    assert!(matches!(err, ShellError::Closed(_)), "{err}");
-    assert!(err.to_string().contains("the remote shell exited"), "{err}");
+    let ran = sh.run("echo bye; exit 3", T, &mut |_| {}).await.unwrap();
+    assert_eq!((ran.output.as_slice(), ran.exit_code), (&b"bye\n"[..], 3));
+    assert!(sh.is_dead());
     sh.close().await;
 }
 
