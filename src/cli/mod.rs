@@ -1,7 +1,10 @@
 //! The command line: clap definitions, one module per subcommand, and the single place where
 //! results become an exit status.
 
+mod build;
 mod history;
+mod serve;
+pub mod update;
 mod lint;
 pub mod run;
 
@@ -41,6 +44,19 @@ pub enum Command {
         after_help = "Examples:\n  runbook history runbooks/openstack-ha --host controller3\n  runbook history --runs 10\n  runbook history runbooks/ntp.md --json"
     )]
     History(history::HistoryArgs),
+    /// Run, then rewrite each drifted expected block with what was seen (wildcards that still match are kept).
+    #[command(
+        after_help = "Examples:\n  runbook update runbooks/guide\n  runbook update ntp.md --dry-run        # print the diff, write nothing\n  runbook update ntp.md --exit           # also rewrite drifted exit= attributes"
+    )]
+    Update(update::UpdateArgs),
+    /// Serve the runbooks as a web site where each step can be run and watched.
+    #[command(
+        after_help = "Examples:\n  runbook serve                          # http://127.0.0.1:8080, open the printed URL\n  runbook serve runbooks/openstack-ha --inventory my-lab.toml\n  runbook serve --no-exec --addr 0.0.0.0:8080   # read-only"
+    )]
+    Serve(serve::ServeArgs),
+    /// Write the site as static files, annotated with the latest recorded results.
+    #[command(after_help = "Example:\n  runbook build --out public/")]
+    Build(build::BuildArgs),
 }
 
 /// Paths and the inventory, shared by every subcommand.
@@ -80,6 +96,9 @@ pub fn run(cli: Cli) -> Exit {
         Command::Lint(a) => lint::execute(&a),
         Command::Run(a) => run::execute(&a),
         Command::History(a) => history::execute(&a),
+        Command::Update(a) => update::execute(&a),
+        Command::Serve(a) => serve::execute(&a),
+        Command::Build(a) => build::execute(&a),
     }
 }
 
