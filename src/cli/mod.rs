@@ -3,10 +3,10 @@
 
 mod build;
 mod history;
-mod serve;
-pub mod update;
 mod lint;
 pub mod run;
+mod serve;
+pub mod update;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

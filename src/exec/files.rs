@@ -202,7 +202,7 @@ pub fn append_missing(current: &str, block: &str) -> Option<String> {
 /// Shell text that prints a file's content exactly, or exits 44 when it does not exist.
 pub fn read_script(path: &str) -> String {
     let p = super::session::quote(path);
-    format!("if [ -e {p} ]; then cat -- {p}; else exit 44; fi")
+    format!("if [ -e {p} ]; then cat -- {p}; else (exit 44); fi")
 }
 
 pub const MISSING_FILE_STATUS: i32 = 44;

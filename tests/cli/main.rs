@@ -3,5 +3,6 @@
 
 mod harness;
 mod lint;
+mod run;
 mod ssh;
 mod store;
