@@ -64,7 +64,7 @@ pub enum Command {
 pub struct Common {
     /// Runbook files or folders (default: `runbooks/` under the project folder).
     pub paths: Vec<PathBuf>,
-    /// A TOML file whose [hosts] and [groups] replace those of runbook.toml.
+    /// A TOML file whose `[hosts]` and `[groups]` replace those of runbook.toml.
     #[arg(long, value_name = "FILE")]
     pub inventory: Option<PathBuf>,
 }
