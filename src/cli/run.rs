@@ -133,7 +133,8 @@ pub fn execute_pipeline(
     let mut sinks: Vec<Arc<dyn Sink>> = vec![console.clone(), store.sink()];
     sinks.extend(extra_sinks);
     let started = Instant::now();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // One thread: hosts are I/O-bound, and cross-thread wake-ups cost more than they give.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| {

@@ -5,8 +5,9 @@
 //! else — framing, timeouts, streaming, the output cap — is here, so local and remote hosts
 //! behave the same (STYLE: one session abstraction).
 //!
-//! Protocol. Each command is sent as a single-quoted shell string and run with
-//! `eval "$cmd" </dev/null 2>&1`, then the shell prints `\n<NONCE> <status>\n`:
+//! Protocol. Each command is sent as one line, `eval '<command>' </dev/null 2>&1; __rb_done $?`
+//! (the command single-quoted), and `__rb_done`, defined at start, prints
+//! `\n<NONCE> <status>\n`:
 //! - `eval` keeps `cd` and `export` in the session, and a syntax error in the command is an
 //!   ordinary non-zero status instead of breaking the framing;
 //! - `</dev/null` gives every command an empty standard input, so nothing it reads can
@@ -108,9 +109,11 @@ impl Shell {
         };
         // A command that runs `exit N` ends the session; the trap still frames its status, so
         // the step sees N and the next step starts a new session.
+        // `__rb_done` frames a status; defining it once keeps each step's text short, which
+        // matters because a shell reads a pipe one byte at a time.
         let mut setup = format!(
-            "exec 2>&1\ntrap 'printf \"\\n%s exit %d\\n\" {} \"$?\"' EXIT\n",
-            shell_nonce
+            "exec 2>&1\ntrap 'printf \"\\n%s exit %d\\n\" {n} \"$?\"' EXIT\n__rb_done() {{ printf '\\n%s %d\\n' {n} \"$1\"; }}\n",
+            n = shell_nonce
         );
         for (k, v) in env {
             setup.push_str(&format!("export {k}={}\n", quote(v)));
@@ -118,6 +121,7 @@ impl Shell {
         if let Some(dir) = cwd {
             setup.push_str(&format!("cd {} || exit 97\n", quote(dir)));
         }
+        setup.push_str("__rb_done $?\n");
         // The setup runs as a plain command so that its completion is framed like any other.
         let ran = shell.run_raw(&setup, timeout, &mut |_| {}).await?;
         if ran.exit_code != 0 {
@@ -141,10 +145,7 @@ impl Shell {
         timeout: Duration,
         on_output: &mut (dyn FnMut(&[u8]) + Send),
     ) -> Result<Ran, ShellError> {
-        let script = format!(
-            "__runbook_cmd={}\neval \"$__runbook_cmd\" </dev/null 2>&1\n",
-            quote(command)
-        );
+        let script = format!("eval {} </dev/null 2>&1; __rb_done $?\n", quote(command));
         self.run_raw(&script, timeout, on_output).await
     }
 
@@ -158,7 +159,6 @@ impl Shell {
             return Err(ShellError::Closed("the session already ended".into()));
         }
         let started = Instant::now();
-        let script = format!("{script}printf '\\n%s %d\\n' {} \"$?\"\n", self.nonce);
         if let Err(e) = self.stdin.write_all(script.as_bytes()).await {
             self.dead = true;
             return Err(ShellError::Closed(format!(
