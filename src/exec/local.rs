@@ -30,6 +30,14 @@ impl ShellControl for LocalControl {
         Box::pin(async {})
     }
 
+    fn group_alive(&mut self) -> BoxFuture<'_, bool> {
+        // Reap the shell first if it exited, so a zombie leader does not count; then signal 0
+        // asks whether anything of the group is left.
+        let _ = self.child.try_wait();
+        let alive = self.pgid.is_some_and(|pgid| killpg(pgid, None).is_ok());
+        Box::pin(async move { alive })
+    }
+
     fn close(&mut self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
             // Give a shell that was told to exit a moment, then make sure nothing is left.

@@ -910,13 +910,8 @@ async fn file_step(
     perm: Option<u32>,
     body: &str,
 ) -> Result<(), ShellError> {
-    // In a subshell: the script's `exit 44` for a missing file must not end the session.
     let read = shell
-        .run(
-            &format!("({})", files::read_script(path)),
-            step.timeout,
-            &mut |_| {},
-        )
+        .run(&files::read_script(path), step.timeout, &mut |_| {})
         .await?;
     let current = match read.exit_code {
         0 => Some(String::from_utf8_lossy(&read.output).into_owned()),

@@ -38,6 +38,11 @@ pub trait ShellControl: Send {
     fn signal_group(&mut self, signal: &'static str) -> BoxFuture<'_, ()>;
     /// Ends the transport (waits for nothing that could hang).
     fn close(&mut self) -> BoxFuture<'_, ()>;
+    /// Whether any process of the shell's group is still alive. Transports that cannot tell
+    /// cheaply answer `true`, and the whole grace period is waited.
+    fn group_alive(&mut self) -> BoxFuture<'_, bool> {
+        Box::pin(async { true })
+    }
 }
 
 /// Why a command has no result.
@@ -190,7 +195,10 @@ impl Shell {
     pub async fn kill(&mut self) {
         self.dead = true;
         self.control.signal_group("TERM").await;
-        tokio::time::sleep(KILL_GRACE).await;
+        let deadline = Instant::now() + KILL_GRACE;
+        while Instant::now() < deadline && self.control.group_alive().await {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         self.control.signal_group("KILL").await;
         self.control.close().await;
     }
