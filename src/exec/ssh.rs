@@ -12,7 +12,7 @@
 //!   OpenSSH's default is 3 too, unless `~/.ssh/config` changes it). A connection that stops
 //!   answering is therefore given up within about three keep-alive intervals: the master
 //!   exits, the shell's output ends and the running command fails with
-//!   [`ShellError::Closed`], carrying ssh's reason;
+//!   [`ShellError::Closed`](crate::exec::session::ShellError::Closed), carrying ssh's reason;
 //! - `ControlPersist` of a few idle seconds and its control socket in a private temporary
 //!   folder. We tell the master to exit when the shell is closed or dropped; if we are killed
 //!   instead, the remote shell reads end-of-file once its current command ends, and the
