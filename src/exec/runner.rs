@@ -422,7 +422,15 @@ impl<'w> Runner<'w> {
                 .map(|(h, slot)| {
                     let cwd = cwd.clone();
                     async move {
-                        let (slot, r) = run_on_host(project, ctx, step, &h, slot, &cwd, env).await;
+                        let on = OnHost {
+                            project,
+                            ctx,
+                            step,
+                            host: &h,
+                            cwd: &cwd,
+                            env,
+                        };
+                        let (slot, r) = run_on_host(&on, slot).await;
                         (h, slot, r)
                     }
                 })
@@ -449,6 +457,17 @@ impl<'w> Runner<'w> {
 enum Slot {
     Open(Shell),
     Failed(String),
+}
+
+/// One step on one host: what the functions below need to run it.
+#[derive(Clone, Copy)]
+struct OnHost<'a> {
+    project: &'a Project,
+    ctx: &'a Ctx<'a>,
+    step: &'a Step,
+    host: &'a str,
+    cwd: &'a Path,
+    env: &'a [(String, String)],
 }
 
 fn base_result(step: &Step, host: &str) -> StepResult {
@@ -480,15 +499,15 @@ fn skipped(step: &Step, host: &str, reason: SkipReason, message: &str) -> StepRe
 }
 
 /// Runs one step on one host, reopening the session first if an earlier timeout ended it.
-async fn run_on_host(
-    project: &Project,
-    ctx: &Ctx<'_>,
-    step: &Step,
-    host: &str,
-    slot: Slot,
-    cwd: &Path,
-    env: &[(String, String)],
-) -> (Slot, StepResult) {
+async fn run_on_host(on: &OnHost<'_>, slot: Slot) -> (Slot, StepResult) {
+    let OnHost {
+        project,
+        ctx,
+        step,
+        host,
+        cwd,
+        env,
+    } = *on;
     ctx.sink.event(&Event::StepStarted {
         path: &ctx.path,
         id: &step.id,
@@ -507,22 +526,11 @@ async fn run_on_host(
     let deadline = step.retry.map(|r| started + r);
     loop {
         result.attempts += 1;
-        let attempt = attempt(&mut shell, ctx, step, host).await;
+        let attempt = attempt(&mut shell, on).await;
         match attempt {
-            Err(ShellError::Closed(why)) if step.reconnect.is_some() => {
+            Err(ShellError::Closed(_)) if step.reconnect.is_some() => {
                 drop(shell);
-                return reconnect(
-                    project,
-                    ctx,
-                    step,
-                    host,
-                    cwd,
-                    env,
-                    result,
-                    started,
-                    Some(why),
-                )
-                .await;
+                return reconnect(on, result, started).await;
             }
             Err(e) => {
                 let msg = match &e {
@@ -550,10 +558,7 @@ async fn run_on_host(
                 result.checks = a.checks;
                 if step.reconnect.is_some() && passed {
                     // The command finished without dropping the connection: wait for the drop.
-                    return wait_for_drop(
-                        project, ctx, step, host, cwd, env, shell, result, started,
-                    )
-                    .await;
+                    return wait_for_drop(on, shell, result, started).await;
                 }
                 let again = !passed && deadline.is_some_and(|d| Instant::now() + step.every < d);
                 if !again {
@@ -593,34 +598,18 @@ fn finish_error(
     (slot(msg), result)
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn wait_for_drop(
-    project: &Project,
-    ctx: &Ctx<'_>,
-    step: &Step,
-    host: &str,
-    cwd: &Path,
-    env: &[(String, String)],
+    on: &OnHost<'_>,
     mut shell: Shell,
     result: StepResult,
     started: Instant,
 ) -> (Slot, StepResult) {
+    let OnHost {
+        ctx, step, host, ..
+    } = *on;
     let limit = step.reconnect.unwrap_or_default();
     match shell.run("sleep 86400", limit, &mut |_| {}).await {
-        Err(ShellError::Closed(why)) => {
-            reconnect(
-                project,
-                ctx,
-                step,
-                host,
-                cwd,
-                env,
-                result,
-                started,
-                Some(why),
-            )
-            .await
-        }
+        Err(ShellError::Closed(_)) => reconnect(on, result, started).await,
         _ => {
             let msg = format!(
                 "{host}: step `{}` has reconnect= but the connection did not drop within {}",
@@ -633,18 +622,19 @@ async fn wait_for_drop(
 }
 
 /// After a command that dropped the connection: open a new session, trying until `reconnect=`.
-#[allow(clippy::too_many_arguments)]
 async fn reconnect(
-    project: &Project,
-    ctx: &Ctx<'_>,
-    step: &Step,
-    host: &str,
-    cwd: &Path,
-    env: &[(String, String)],
+    on: &OnHost<'_>,
     mut result: StepResult,
     started: Instant,
-    _why: Option<String>,
 ) -> (Slot, StepResult) {
+    let OnHost {
+        project,
+        ctx,
+        step,
+        host,
+        cwd,
+        env,
+    } = *on;
     let limit = step.reconnect.unwrap_or_default();
     let deadline = started + limit;
     let mut last = String::new();
@@ -705,11 +695,12 @@ impl Attempt {
 /// Runs a command, streaming its redacted output to the sink.
 async fn run_streamed(
     shell: &mut Shell,
-    ctx: &Ctx<'_>,
-    step: &Step,
-    host: &str,
+    on: &OnHost<'_>,
     command: &str,
 ) -> Result<(String, i32), ShellError> {
+    let OnHost {
+        ctx, step, host, ..
+    } = *on;
     let mut stream = ctx.redactor.stream();
     let sink = ctx.sink.clone();
     let path = ctx.path.as_str();
@@ -739,12 +730,8 @@ async fn run_streamed(
     Ok((text, ran.exit_code))
 }
 
-async fn attempt(
-    shell: &mut Shell,
-    ctx: &Ctx<'_>,
-    step: &Step,
-    host: &str,
-) -> Result<Attempt, ShellError> {
+async fn attempt(shell: &mut Shell, on: &OnHost<'_>) -> Result<Attempt, ShellError> {
+    let OnHost { ctx, step, .. } = *on;
     let mut a = Attempt::new();
     let file = &ctx.rb.file;
     match &step.action {
@@ -756,7 +743,7 @@ async fn attempt(
                 } else {
                     ExitSpec::Code(0)
                 };
-                let (actual, code) = run_streamed(shell, ctx, step, host, &cmd.text).await?;
+                let (actual, code) = run_streamed(shell, on, &cmd.text).await?;
                 let verdict = matcher::check(&cmd.expected.text(), &actual, &cmd.expected.spec);
                 let heading_at = cmd
                     .expected
@@ -794,7 +781,7 @@ async fn attempt(
             code: script,
             expected,
         } => {
-            let (actual, code) = run_streamed(shell, ctx, step, host, script).await?;
+            let (actual, code) = run_streamed(shell, on, script).await?;
             a.exit_code = Some(code);
             let exit_ok = step.exit.accepts(code);
             match expected {
@@ -837,22 +824,9 @@ async fn attempt(
             mode,
             perm,
             content,
-        } => {
-            file_step(
-                shell,
-                ctx,
-                step,
-                host,
-                &mut a,
-                path,
-                Some(*mode),
-                *perm,
-                content,
-            )
-            .await?
-        }
+        } => file_step(shell, on, &mut a, path, Some(*mode), *perm, content).await?,
         Action::Diff { path, diff, perm } => {
-            file_step(shell, ctx, step, host, &mut a, path, None, *perm, diff).await?
+            file_step(shell, on, &mut a, path, None, *perm, diff).await?
         }
         Action::Manual { .. } => a.status = Status::Manual,
     }
@@ -898,18 +872,18 @@ fn fail_exit(a: &mut Attempt, want: ExitSpec, code: i32) {
     a.message = Some(format!("exit status {code}, expected {want}"));
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn file_step(
     shell: &mut Shell,
-    ctx: &Ctx<'_>,
-    step: &Step,
-    host: &str,
+    on: &OnHost<'_>,
     a: &mut Attempt,
     path: &str,
     mode: Option<FileMode>,
     perm: Option<u32>,
     body: &str,
 ) -> Result<(), ShellError> {
+    let OnHost {
+        ctx, step, host, ..
+    } = *on;
     let read = shell
         .run(&files::read_script(path), step.timeout, &mut |_| {})
         .await?;
