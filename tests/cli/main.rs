@@ -5,3 +5,4 @@ mod harness;
 mod lint;
 mod ssh;
 mod store;
+mod update;
