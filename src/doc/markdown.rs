@@ -65,6 +65,8 @@ pub fn scan(text: &str) -> Vec<Item> {
     let mut items = Vec::new();
     let mut heading: Option<Heading> = None;
     let mut block: Option<FencedBlock> = None;
+    // The last body line has not seen its line ending yet (see `push_lines`).
+    let mut open = false;
     let mut in_meta = false;
     for (event, range) in parser(text).into_offset_iter() {
         match event {
@@ -91,6 +93,7 @@ pub fn scan(text: &str) -> Vec<Item> {
                     lines: Vec::new(),
                     closed: is_closed(text, range.start, range.end),
                 });
+                open = false;
             }
             Event::End(TagEnd::CodeBlock) => {
                 if let Some(b) = block.take() {
@@ -104,7 +107,7 @@ pub fn scan(text: &str) -> Vec<Item> {
                         span: Span::new(range.start, range.end),
                     });
                 } else if let Some(b) = block.as_mut() {
-                    push_lines(&mut b.lines, text, &t, range.start, range.end);
+                    push_lines(&mut b.lines, text, &t, range.start, range.end, &mut open);
                 } else if let Some(h) = heading.as_mut() {
                     h.text.push_str(&t);
                 }
@@ -116,10 +119,43 @@ pub fn scan(text: &str) -> Vec<Item> {
 }
 
 /// Splits a text event of a code block into lines, each with its span in the file.
-fn push_lines(lines: &mut Vec<Line>, source: &str, chunk: &str, start: usize, end: usize) {
+///
+/// With CRLF line endings pulldown-cmark leaves the `\r` out, so a line's text and its `\n`
+/// arrive in separate events (`"$ a"`, then `"\nb"`): `open` says the last line still waits
+/// for its line ending, which the next event then starts with.
+fn push_lines(
+    lines: &mut Vec<Line>,
+    source: &str,
+    chunk: &str,
+    start: usize,
+    end: usize,
+    open: &mut bool,
+) {
     // A chunk is normally a verbatim slice of the source; where CommonMark rewrote it (a tab
     // expanded inside a list item), every line of the chunk is placed at the chunk's start.
     let verbatim = source.get(start..end) == Some(chunk);
+    let (mut chunk, mut start) = (chunk, start);
+    if *open && !chunk.is_empty() {
+        if let Some(rest) = chunk.strip_prefix('\n') {
+            chunk = rest;
+            start += 1;
+        } else if let Some(last) = lines.last_mut() {
+            // The same line goes on.
+            let piece = chunk.split_inclusive('\n').next().unwrap_or(chunk);
+            let body = piece.strip_suffix('\n').unwrap_or(piece);
+            let body = body.strip_suffix('\r').unwrap_or(body);
+            last.text.push_str(body);
+            if verbatim && last.span.end == start {
+                last.span.end = start + body.len();
+            }
+            chunk = &chunk[piece.len()..];
+            start += piece.len();
+            if !piece.ends_with('\n') {
+                return;
+            }
+        }
+    }
+    *open = !chunk.is_empty() && !chunk.ends_with('\n');
     let mut offset = 0;
     for piece in chunk.split_inclusive('\n') {
         let body = piece.strip_suffix('\n').unwrap_or(piece);
@@ -202,6 +238,19 @@ mod tests {
         assert!(b[0].closed);
         assert_eq!(&text[b[1].lines[0].span.range()], "ls");
         assert!(b[1].closed);
+    }
+
+    #[test]
+    fn crlf_lines_are_split_once() {
+        let text = "```console\r\n$ a\r\nb\r\n\r\n  c\r\n```\r\n> ```sh\r\n> ls\r\n> ```\r\n";
+        let b = blocks(text);
+        let texts: Vec<_> = b[0].lines.iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(texts, ["$ a", "b", "", "  c"]);
+        for l in b.iter().flat_map(|b| &b.lines) {
+            assert_eq!(&text[l.span.range()], l.text);
+        }
+        let texts: Vec<_> = b[1].lines.iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(texts, ["ls"]);
     }
 
     #[test]

@@ -7,3 +7,4 @@ mod lint;
 mod run;
 mod ssh;
 mod store;
+mod update;
