@@ -66,7 +66,9 @@
 //! - `exact`: expected lines are aligned with actual lines by a minimum edit (`diff.rs`); a line
 //!   whose pattern still matches keeps its expected text, a `...` stays `...` (absorbing what it
 //!   can), and everything else is the actual line. One drifted line among fifty with wildcards
-//!   shows as that one line in the diff.
+//!   shows as that one line in the diff. A drifted line that held `[..]` keeps each wildcard
+//!   whose neighbouring characters are unchanged (`version 1.0 built [..]` becomes
+//!   `version 2.0 built [..]`), so `update` does not pin a timestamp.
 //! - `contains`: the expected lines found keep their text; each missing one is replaced by the
 //!   most similar actual line between its found neighbours (similarity ≥ 0.5, in order), or
 //!   dropped if there is none. The rest of the output stays out, so it still reads as an excerpt.
@@ -309,7 +311,8 @@ fn check_exact(expected: &[&str], actual: &[&str], ws: bool) -> Outcome {
     for op in ops {
         match op {
             Op::Pair(i, j) if matches(i, j) => rewritten.push(Emit::Kept(i)),
-            Op::Pair(_, j) | Op::Insert(j) => rewritten.push(Emit::New(actual[j].to_string())),
+            Op::Pair(i, j) => rewritten.push(Emit::New(keep_wildcards(expected[i], actual[j], ws))),
+            Op::Insert(j) => rewritten.push(Emit::New(actual[j].to_string())),
             Op::Skip(i) => rewritten.push(Emit::Kept(i)),
             Op::Absorb(..) | Op::Delete(_) => {}
         }
@@ -318,6 +321,65 @@ fn check_exact(expected: &[&str], actual: &[&str], ws: bool) -> Outcome {
         passed: false,
         rewritten,
         notes: Vec::new(),
+    }
+}
+
+/// A drifted line that held `[..]` is rewritten with its wildcards kept where they still
+/// stand between the same neighbours: `version 1.0 built [..]` against
+/// `version 2.0 built 1795604214` becomes `version 2.0 built [..]`, so `update` does not pin
+/// a timestamp. A character diff pairs the two lines; the text a wildcard covered gives way to
+/// `[..]`, changed literal text takes the actual's. When the result would not match the
+/// actual line, the actual line is used as it is.
+fn keep_wildcards(expected: &str, actual: &str, ws: bool) -> String {
+    const HOLE: char = '\u{0}';
+    if !expected.contains(pattern::WILDCARD) || expected.ends_with(pattern::REGEX_SUFFIX) {
+        return actual.to_string();
+    }
+    let holed = expected.replace(pattern::WILDCARD, &HOLE.to_string());
+    let diff = similar::TextDiff::from_chars(holed.as_str(), actual);
+    let changes: Vec<_> = diff.iter_all_changes().collect();
+    // A wildcard is kept only where the characters on both sides of it were kept: otherwise
+    // the line changed around it and the actual text says more.
+    let kept_neighbour = |range: &mut dyn Iterator<Item = usize>| {
+        range
+            .map(|k| changes[k].tag())
+            .find(|t| *t != similar::ChangeTag::Insert)
+            .is_none_or(|t| t == similar::ChangeTag::Equal)
+    };
+    for (k, c) in changes.iter().enumerate() {
+        if c.tag() == similar::ChangeTag::Delete && c.value().contains(HOLE) {
+            let before_ok = kept_neighbour(&mut (0..k).rev());
+            let after_ok = kept_neighbour(&mut (k + 1..changes.len()));
+            if !(before_ok && after_ok) {
+                return actual.to_string();
+            }
+        }
+    }
+    let mut out = String::with_capacity(actual.len());
+    let mut in_hole = false;
+    for change in changes {
+        let text = change.value();
+        match change.tag() {
+            similar::ChangeTag::Equal => {
+                in_hole = false;
+                out.push_str(text);
+            }
+            similar::ChangeTag::Delete if text.contains(HOLE) => {
+                if !in_hole {
+                    out.push_str(pattern::WILDCARD);
+                }
+                in_hole = true;
+            }
+            similar::ChangeTag::Delete => in_hole = false,
+            similar::ChangeTag::Insert if in_hole => {}
+            similar::ChangeTag::Insert => out.push_str(text),
+        }
+    }
+    let merged_matches = LinePattern::parse(&out, ws, false).matches(&comparable(actual, ws));
+    if merged_matches {
+        out
+    } else {
+        actual.to_string()
     }
 }
 

@@ -166,7 +166,7 @@ fn line_wildcards() {
         ("matches nothing", "a[..]b", "ab", spec(Exact), true, "a[..]b"),
         ("alone matches a blank line", "x\n[..]\ny", "x\n\ny", spec(Exact), true, "x\n[..]\ny"),
         ("pieces do not overlap", "ab[..]bc", "abc", spec(Exact), false, "abc"),
-        ("prefix and suffix are anchored", "a[..]b", "xaby", spec(Exact), false, "xaby"),
+        ("prefix and suffix are anchored; update keeps the wildcard between kept neighbours", "a[..]b", "xaby", spec(Exact), false, "xa[..]by"),
         ("one line only", "a[..]b", "a\nb", spec(Exact), false, "a\nb"),
         ("kept where it matches, actual elsewhere", "id: [..]\nstate: up", "id: 42\nstate: down", spec(Exact), false, "id: [..]\nstate: down"),
     ]);
@@ -663,6 +663,33 @@ fn generated_tables_rewrite_cleanly() {
             again.passed,
             "EXPECTED\n{expected}\nACTUAL\n{actual}\nREWRITTEN\n{}\nAGAIN {again:#?}",
             verdict.rewritten
+        );
+    }
+}
+
+#[test]
+fn a_drifted_line_keeps_its_wildcards_where_they_still_fit() {
+    let spec = MatchSpec::default();
+    for (expected, actual, rewritten) in [
+        (
+            "version 1.0 built [..]",
+            "version 2.0 built 1795604214",
+            "version 2.0 built [..]",
+        ),
+        (
+            "[..] up [..] days",
+            "10:42 down 3 days",
+            "[..] down [..] days",
+        ),
+        ("id=[..]", "pid 42", "pid 42"),
+        ("total \\d+ (re)", "sum 3", "sum 3"),
+    ] {
+        let v = check(expected, actual, &spec);
+        assert!(!v.passed);
+        assert_eq!(v.rewritten, rewritten, "{expected} vs {actual}");
+        assert!(
+            check(&v.rewritten, actual, &spec).passed,
+            "{rewritten} must match {actual}"
         );
     }
 }
