@@ -4,5 +4,6 @@
 mod harness;
 mod lint;
 mod run;
+mod site;
 mod ssh;
 mod store;
