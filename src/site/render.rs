@@ -684,7 +684,8 @@ pub fn diff_lines(diff: &str) -> Vec<DiffLine> {
             }],
         })
         .collect();
-    // Pair a run of n deletions with a run of n insertions right after it, line by line.
+    // Pair a run of deletions with the run of insertions right after it, line by line, and
+    // mark the words that changed where a pair still shares some.
     let mut i = 0;
     while i < raw.len() {
         if classes[i] != "del" {
@@ -699,9 +700,9 @@ pub fn diff_lines(diff: &str) -> Vec<DiffLine> {
         while i < raw.len() && classes[i] == "add" {
             i += 1;
         }
-        if i - a0 == a0 - d0 {
-            for k in 0..(a0 - d0) {
-                let (old, new) = word_diff(&raw[d0 + k][1..], &raw[a0 + k][1..]);
+        for k in 0..(a0 - d0).min(i - a0) {
+            let (old, new) = word_diff(&raw[d0 + k][1..], &raw[a0 + k][1..]);
+            if old.iter().any(|s| !s.em && !s.text.trim().is_empty()) {
                 out[d0 + k].spans = prefixed('-', old);
                 out[a0 + k].spans = prefixed('+', new);
             }

@@ -1000,3 +1000,79 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_from_here_runs_that_step_and_the_ones_after_it() {
+    let p = project();
+    let s = state(&p, true);
+    let mut events = open_events(&s, "runbooks/guide/quick.md").await;
+    let res = send(
+        &s,
+        post("/api/run")
+            .header(header::COOKIE, COOKIE)
+            .body(run_body("runbooks/guide/quick.md", "from", Some("drift")))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let seen = read_until(&mut events, "\"t\":\"end\"").await;
+    let begin = seen
+        .lines()
+        .find(|l| l.contains("\"t\":\"begin\""))
+        .unwrap();
+    assert!(!begin.contains("\"hello\""), "{begin}");
+    assert!(
+        begin.contains("\"drift\"") && begin.contains("\"by-hand\""),
+        "{begin}"
+    );
+    assert!(!seen.contains("\"step\":\"hello\""), "{seen}");
+    let out = p.run(&["history", "--runs", "1"]);
+    out.expect_code(0).expect_stdout_contains("--from drift");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn variables_come_from_the_form_and_secrets_never_show() {
+    let p = Project::new()
+        .file("runbook.toml", "[vars]\nsecrets = [\"DB_PASS\"]\n")
+        .file(
+            "runbooks/vars.md",
+            "---\nvars:\n  GREETING: ~\n  DB_PASS: ~\n---\n\n# Vars\n\n```console {#greet}\n$ echo \"$GREETING $DB_PASS\"\nhello [secret:DB_PASS]\n```\n",
+        );
+    let s = state(&p, true);
+    let html = page(&s, "/en/vars.html").await;
+    assert!(html.contains("name=\"GREETING\""), "{html}");
+    assert!(
+        html.contains("name=\"DB_PASS\" type=\"password\""),
+        "{html}"
+    );
+    // A declared variable without a value is refused before anything runs.
+    let res = send(
+        &s,
+        post("/api/run")
+            .header(header::COOKIE, COOKIE)
+            .body(run_body("runbooks/vars.md", "all", None))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(text(res).await.contains("has no value"));
+    let mut events = open_events(&s, "runbooks/vars.md").await;
+    let body = serde_json::json!({
+        "runbook": "runbooks/vars.md", "mode": "all",
+        "vars": {"GREETING": "hello"}, "secrets": {"DB_PASS": "s3cret-value"},
+    });
+    let res = send(
+        &s,
+        post("/api/run")
+            .header(header::COOKIE, COOKIE)
+            .body(Body::from(body.to_string()))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let seen = read_until(&mut events, "\"t\":\"end\"").await;
+    assert!(!seen.contains("s3cret-value"), "{seen}");
+    assert!(seen.contains("[secret:DB_PASS]"), "{seen}");
+    let html = wait_for_page(&s, "/en/vars.html", "badge st-passed").await;
+    assert!(!html.contains("s3cret-value"), "{html}");
+}
