@@ -55,6 +55,17 @@ impl ShellControl for LocalControl {
     }
 }
 
+/// A session dropped mid-command (a cancelled run: the site's last watcher left) must not
+/// leave the command running: `kill_on_drop` ends only the shell, so end its whole group.
+impl Drop for LocalControl {
+    fn drop(&mut self) {
+        // `id()` is `None` once the shell has been reaped; its group id may be reused then.
+        if let (Some(pgid), Some(_)) = (self.pgid, self.child.id()) {
+            let _ = killpg(pgid, Signal::SIGKILL);
+        }
+    }
+}
+
 fn find_shell() -> (&'static str, &'static [&'static str]) {
     let has_bash = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).any(|d| d.join("bash").is_file()))

@@ -5,6 +5,7 @@ mod guide;
 mod harness;
 mod lint;
 mod run;
+mod site;
 mod ssh;
 mod store;
 mod update;
