@@ -418,25 +418,31 @@ impl<'w> Runner<'w> {
             } else {
                 self.opts.jobs.max(1)
             };
-            let results: Vec<(String, Slot, StepResult)> = stream::iter(taken.drain(..))
-                .map(|(h, slot)| {
-                    let cwd = cwd.clone();
-                    async move {
-                        let on = OnHost {
-                            project,
-                            ctx,
-                            step,
-                            host: &h,
-                            cwd: &cwd,
-                            env,
-                        };
-                        let (slot, r) = run_on_host(&on, slot).await;
-                        (h, slot, r)
-                    }
-                })
-                .buffered(jobs)
-                .collect()
-                .await;
+            let run_one = |(h, slot): (String, Slot)| {
+                let cwd = &cwd;
+                async move {
+                    let on = OnHost {
+                        project,
+                        ctx,
+                        step,
+                        host: &h,
+                        cwd,
+                        env,
+                    };
+                    let (slot, r) = run_on_host(&on, slot).await;
+                    (h, slot, r)
+                }
+            };
+            // Most steps run on one host: no stream machinery for them.
+            let results: Vec<(String, Slot, StepResult)> = if taken.len() == 1 {
+                vec![run_one(taken.remove(0)).await]
+            } else {
+                stream::iter(taken.drain(..))
+                    .map(run_one)
+                    .buffered(jobs)
+                    .collect()
+                    .await
+            };
             for (h, slot, r) in results {
                 sessions.insert(h, slot);
                 if matches!(r.status, Status::Failed | Status::Error) && !self.opts.keep_going {

@@ -73,6 +73,8 @@ pub struct Shell {
     nonce: String,
     /// Bytes read after the last sentinel (normally empty).
     pending: Vec<u8>,
+    /// Reused for every read: allocating (and zeroing) it per command showed in profiles.
+    read_buf: Box<[u8]>,
     dead: bool,
 }
 
@@ -110,6 +112,7 @@ impl Shell {
             control,
             nonce,
             pending: Vec::new(),
+            read_buf: vec![0u8; 64 * 1024].into_boxed_slice(),
             dead: false,
         };
         // A command that runs `exit N` ends the session; the trap still frames its status, so
@@ -219,7 +222,6 @@ impl Shell {
         let mut buf = std::mem::take(&mut self.pending);
         let mut scanned = 0; // bytes of `buf` known not to start the marker
         let mut streamed = 0; // bytes of `buf` already given to `on_output`
-        let mut chunk = vec![0u8; 64 * 1024];
         loop {
             if let Some(pos) = memchr::memmem::find(&buf[scanned..], &marker).map(|p| p + scanned) {
                 let rest = &buf[pos + marker.len()..];
@@ -258,12 +260,12 @@ impl Shell {
             if buf.len() > MAX_OUTPUT {
                 return Err(ShellError::TooLarge);
             }
-            let n = match self.stdout.read(&mut chunk).await {
+            let n = match self.stdout.read(&mut self.read_buf).await {
                 Ok(0) => return Err(ShellError::Closed("end of output".into())),
                 Ok(n) => n,
                 Err(e) => return Err(ShellError::Closed(e.to_string())),
             };
-            buf.extend_from_slice(&chunk[..n]);
+            buf.extend_from_slice(&self.read_buf[..n]);
         }
     }
 }

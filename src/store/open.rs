@@ -183,8 +183,15 @@ fn classify(e: rusqlite::Error) -> StoreError {
 /// Reads `user_version` without writing: newer than ours, or an SQLite database of somebody
 /// else, is refused.
 fn check_version(conn: &Connection) -> Result<i64, StoreError> {
-    let version: i64 = conn
-        .pragma_query_value(None, "user_version", |r| r.get(0))
+    // One statement, so one snapshot: another process creating the store at this moment is
+    // seen either before its migration or after it, never half-way (version 0 with tables).
+    let (version, tables): (i64, i64) = conn
+        .query_row(
+            "SELECT (SELECT user_version FROM pragma_user_version), \
+                    (SELECT count(*) FROM sqlite_master)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .map_err(classify)?;
     if version > SCHEMA_VERSION {
         return Err(StoreError::Newer {
@@ -192,13 +199,8 @@ fn check_version(conn: &Connection) -> Result<i64, StoreError> {
             known: SCHEMA_VERSION,
         });
     }
-    if version == 0 {
-        let tables: i64 = conn
-            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
-            .map_err(classify)?;
-        if tables > 0 {
-            return Err(StoreError::Foreign);
-        }
+    if version == 0 && tables > 0 {
+        return Err(StoreError::Foreign);
     }
     Ok(version)
 }

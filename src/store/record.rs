@@ -3,8 +3,7 @@
 //! up front lets the busy timeout apply, where a read upgraded to a write would fail at once.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 
 use rusqlite::{params, Connection, Transaction, TransactionBehavior};
 
@@ -13,74 +12,156 @@ use crate::diag::Exit;
 use crate::exec::runner::{Event, Sink};
 use crate::outcome::StepResult;
 
-/// Records a run's events in the store. A write that fails prints one warning and the run
-/// goes on: losing the record is better than stopping a half-done change on a host.
+/// Records a run's events in the store. The runner only queues each record; a writer thread
+/// commits whatever is queued in one short transaction as soon as it arrives, so recording
+/// costs the run almost nothing and a run killed part-way loses at most the record in flight.
+/// A write that fails prints one warning and the run goes on: losing the record is better
+/// than stopping a half-done change on a host.
 pub struct StoreSink {
-    conn: Arc<Mutex<Connection>>,
-    path: PathBuf,
-    run_id: i64,
-    warned: AtomicBool,
+    queue: Mutex<Option<mpsc::Sender<Record>>>,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+/// One queued write, owning its data.
+enum Record {
+    RunbookStarted {
+        path: String,
+        title: String,
+        at: String,
+    },
+    Step {
+        path: String,
+        result: Box<StepResult>,
+    },
+    RunbookFinished {
+        path: String,
+        status: &'static str,
+        at: String,
+    },
+    Finish {
+        exit: u8,
+        at: String,
+    },
 }
 
 impl StoreSink {
     pub(super) fn new(conn: Arc<Mutex<Connection>>, path: PathBuf, run_id: i64) -> StoreSink {
+        let (tx, rx) = mpsc::channel::<Record>();
+        let writer = std::thread::Builder::new()
+            .name("runbook-store".into())
+            .spawn(move || {
+                let mut warned = false;
+                while let Ok(first) = rx.recv() {
+                    let batch: Vec<Record> = std::iter::once(first).chain(rx.try_iter()).collect();
+                    let mut conn = conn.lock().unwrap_or_else(|e| e.into_inner());
+                    let written = write(&mut conn, |tx| {
+                        batch.iter().try_for_each(|r| write_record(tx, run_id, r))
+                    });
+                    if let Err(e) = written {
+                        if !warned {
+                            warned = true;
+                            eprintln!(
+                                "runbook: warning: {}: cannot record this run: {e}",
+                                crate::project::display_path(&path)
+                            );
+                        }
+                    }
+                }
+            })
+            .ok();
         StoreSink {
-            conn,
-            path,
-            run_id,
-            warned: AtomicBool::new(false),
+            queue: Mutex::new(writer.as_ref().map(|_| tx)),
+            writer: Mutex::new(writer),
         }
     }
 
-    fn write(&self, f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<()>) {
-        let mut conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
-        if let Err(e) = write(&mut conn, f) {
-            if !self.warned.swap(true, Ordering::Relaxed) {
-                eprintln!(
-                    "runbook: warning: {}: cannot record this run: {e}",
-                    crate::project::display_path(&self.path)
-                );
-            }
+    fn queue(&self, record: Record) {
+        if let Some(q) = self
+            .queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
+            let _ = q.send(record);
         }
     }
 
+    /// Marks the run complete and waits until everything queued is written.
     pub(super) fn finish(&self, exit: Exit) {
-        let id = self.run_id;
-        self.write(|tx| {
-            tx.execute(
-                "UPDATE runs SET ended_at = ?1, exit_status = ?2, complete = 1 WHERE id = ?3",
-                params![now(), exit.code(), id],
-            )
-            .map(drop)
+        self.queue(Record::Finish {
+            exit: exit.code(),
+            at: now(),
         });
+        self.flush();
+    }
+
+    /// Closes the queue and waits for the writer to write the rest.
+    fn flush(&self) {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(w) = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = w.join();
+        }
+    }
+}
+
+/// A run that ends without `finish` (cancelled from the site) still has what it queued
+/// written; it stays marked incomplete.
+impl Drop for StoreSink {
+    fn drop(&mut self) {
+        self.flush();
     }
 }
 
 impl Sink for StoreSink {
     fn event(&self, event: &Event<'_>) {
-        let id = self.run_id;
         match event {
-            Event::RunbookStarted { path, title } => self.write(|tx| {
-                tx.execute(
-                    "INSERT OR REPLACE INTO run_runbooks (run_id, runbook, title, started_at) \
-                     VALUES (?1, ?2, ?3, ?4)",
-                    params![id, path, title, now()],
-                )
-                .map(drop)
+            Event::RunbookStarted { path, title } => self.queue(Record::RunbookStarted {
+                path: path.to_string(),
+                title: title.to_string(),
+                at: now(),
             }),
             Event::StepFinished { path, result, .. } => {
-                self.write(|tx| insert_result(tx, id, path, result))
+                let mut result = StepResult::clone(result);
+                // What the store does not keep need not be copied to the writer.
+                result.checks.clear();
+                self.queue(Record::Step {
+                    path: path.to_string(),
+                    result: Box::new(result),
+                })
             }
-            Event::RunbookFinished { result } => self.write(|tx| {
-                tx.execute(
-                    "UPDATE run_runbooks SET ended_at = ?1, status = ?2 \
-                     WHERE run_id = ?3 AND runbook = ?4",
-                    params![now(), result.status.as_str(), id, result.path],
-                )
-                .map(drop)
+            Event::RunbookFinished { result } => self.queue(Record::RunbookFinished {
+                path: result.path.clone(),
+                status: result.status.as_str(),
+                at: now(),
             }),
             Event::StepStarted { .. } | Event::Output { .. } => {}
         }
+    }
+}
+
+fn write_record(tx: &Transaction<'_>, id: i64, record: &Record) -> rusqlite::Result<()> {
+    match record {
+        Record::RunbookStarted { path, title, at } => tx
+            .prepare_cached(
+                "INSERT OR REPLACE INTO run_runbooks (run_id, runbook, title, started_at) \
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![id, path, title, at])
+            .map(drop),
+        Record::Step { path, result } => insert_result(tx, id, path, result),
+        Record::RunbookFinished { path, status, at } => tx
+            .prepare_cached(
+                "UPDATE run_runbooks SET ended_at = ?1, status = ?2 \
+                 WHERE run_id = ?3 AND runbook = ?4",
+            )?
+            .execute(params![at, status, id, path])
+            .map(drop),
+        Record::Finish { exit, at } => tx
+            .prepare_cached(
+                "UPDATE runs SET ended_at = ?1, exit_status = ?2, complete = 1 WHERE id = ?3",
+            )?
+            .execute(params![at, exit, id])
+            .map(drop),
     }
 }
 
@@ -105,30 +186,30 @@ fn insert_result(
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_default()
     });
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO results (run_id, runbook, step, host, line, status, skip_reason, exit_code, \
          duration_ms, attempts, expected, actual, diff, message, notes, started_at, ended_at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
-        params![
-            run_id,
-            runbook,
-            r.id,
-            r.host,
-            r.line as i64,
-            r.status.as_str(),
-            skip_reason,
-            r.exit_code,
-            r.duration_ms as i64,
-            r.attempts,
-            cap(&r.expected),
-            cap(&r.actual),
-            cap(&r.diff),
-            r.message,
-            r.notes.join("\n"),
-            normalize_time(&r.started_at),
-            now(),
-        ],
-    )
+    )?
+    .execute(params![
+        run_id,
+        runbook,
+        r.id,
+        r.host,
+        r.line as i64,
+        r.status.as_str(),
+        skip_reason,
+        r.exit_code,
+        r.duration_ms as i64,
+        r.attempts,
+        cap(&r.expected),
+        cap(&r.actual),
+        cap(&r.diff),
+        r.message,
+        r.notes.join("\n"),
+        normalize_time(&r.started_at),
+        now(),
+    ])
     .map(drop)
 }
 
