@@ -378,3 +378,22 @@ async fn cut_network_is_noticed_within_three_keepalives() {
     assert_eq!(out(&mut sh, "echo back").await.0, "back\n");
     sh.close().await;
 }
+
+/// The site cancels a run by dropping it: the remote command must not keep running.
+#[tokio::test]
+async fn a_dropped_session_leaves_nothing_running_on_the_host() {
+    let sshd = Sshd::start();
+    let mut sh = connect(&sshd).await.unwrap();
+    let m = marker("dropped");
+    let cmd = format!("exec -a {m} sleep 30");
+    let cancelled =
+        tokio::time::timeout(Duration::from_millis(700), sh.run(&cmd, T, &mut |_| {})).await;
+    assert!(cancelled.is_err(), "the command must still be running");
+    assert!(!pgrep(&m).is_empty(), "the command runs before the drop");
+    drop(sh);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !pgrep(&m).is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(pgrep(&m), "", "left running after the session was dropped");
+}

@@ -440,6 +440,38 @@ impl SshControl {
     }
 }
 
+/// A session dropped while its shell still runs (a run cancelled from the site, whose last
+/// watcher left) must not leave the command running on the host: dropping the channel does
+/// not end a remote command that has no terminal, so its group is killed explicitly, from a
+/// task of its own (a destructor cannot wait).
+impl Drop for SshControl {
+    fn drop(&mut self) {
+        if self.child.is_none() {
+            return; // closed properly
+        }
+        let (Some(session), Ok(runtime)) =
+            (self.session.clone(), tokio::runtime::Handle::try_current())
+        else {
+            return;
+        };
+        let Leader { pid, group } = self.leader;
+        let target = if group {
+            format!("-{pid}")
+        } else {
+            pid.to_string()
+        };
+        let child = self.child.take();
+        runtime.spawn(async move {
+            let mut kill = session.raw_command(format!("kill -KILL {target}"));
+            kill.stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            let _ = tokio::time::timeout(SIGNAL_BOUND, kill.status()).await;
+            drop(child);
+        });
+    }
+}
+
 impl ShellControl for SshControl {
     fn signal_group(&mut self, signal: &'static str) -> BoxFuture<'_, ()> {
         Box::pin(async move {
