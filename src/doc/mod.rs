@@ -4,6 +4,8 @@
 
 pub mod attrs;
 pub mod front_matter;
+#[doc(hidden)]
+pub mod invariants;
 pub mod markdown;
 pub mod model;
 pub mod steps;
