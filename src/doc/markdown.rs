@@ -66,6 +66,8 @@ pub fn scan(text: &str) -> Vec<Item> {
     let mut heading: Option<Heading> = None;
     let mut block: Option<FencedBlock> = None;
     let mut in_meta = false;
+    // Where the body text of the open block ends so far.
+    let mut body_end = 0;
     for (event, range) in parser(text).into_offset_iter() {
         match event {
             Event::Start(Tag::MetadataBlock(MetadataBlockKind::YamlStyle)) => in_meta = true,
@@ -89,11 +91,13 @@ pub fn scan(text: &str) -> Vec<Item> {
                     info,
                     info_span,
                     lines: Vec::new(),
-                    closed: is_closed(text, range.start, range.end),
+                    closed: false,
                 });
+                body_end = range.start;
             }
             Event::End(TagEnd::CodeBlock) => {
-                if let Some(b) = block.take() {
+                if let Some(mut b) = block.take() {
+                    b.closed = is_closed(text, b.span.start, b.span.end, body_end);
                     items.push(Item::Block(b));
                 }
             }
@@ -104,6 +108,7 @@ pub fn scan(text: &str) -> Vec<Item> {
                         span: Span::new(range.start, range.end),
                     });
                 } else if let Some(b) = block.as_mut() {
+                    body_end = body_end.max(range.end);
                     push_lines(&mut b.lines, text, &t, range.start, range.end);
                 } else if let Some(h) = heading.as_mut() {
                     h.text.push_str(&t);
@@ -158,12 +163,17 @@ fn info_string(text: &str, fence_start: usize) -> (String, Span) {
     (text[start..end].to_string(), Span::new(start, end))
 }
 
-/// Whether the block's last line is a closing fence (and not the opening one).
-fn is_closed(text: &str, start: usize, end: usize) -> bool {
+/// Whether the block's last line is a closing fence (and not the opening one). `body_end` is
+/// where the block's body text ends: a last line that is body text is no fence, however it
+/// looks (a fence line indented four columns or more, or by a tab, is content).
+fn is_closed(text: &str, start: usize, end: usize, body_end: usize) -> bool {
     let slice = text[start..end].trim_end_matches(['\n', '\r']);
     let Some(nl) = slice.rfind('\n') else {
         return false;
     };
+    if start + nl + 1 < body_end {
+        return false;
+    }
     let opening = slice.trim_start();
     let fence_char = opening.chars().next().unwrap_or('`');
     let open_len = opening.chars().take_while(|c| *c == fence_char).count();

@@ -9,6 +9,8 @@ pub mod invariants;
 pub mod markdown;
 pub mod model;
 pub mod steps;
+#[cfg(test)]
+mod tests;
 
 use std::path::Path;
 use std::sync::Arc;
