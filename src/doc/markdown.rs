@@ -68,6 +68,8 @@ pub fn scan(text: &str) -> Vec<Item> {
     // The last body line has not seen its line ending yet (see `push_lines`).
     let mut open = false;
     let mut in_meta = false;
+    // Where the body text of the open block ends so far.
+    let mut body_end = 0;
     for (event, range) in parser(text).into_offset_iter() {
         match event {
             Event::Start(Tag::MetadataBlock(MetadataBlockKind::YamlStyle)) => in_meta = true,
@@ -91,12 +93,14 @@ pub fn scan(text: &str) -> Vec<Item> {
                     info,
                     info_span,
                     lines: Vec::new(),
-                    closed: is_closed(text, range.start, range.end),
+                    closed: false,
                 });
                 open = false;
+                body_end = range.start;
             }
             Event::End(TagEnd::CodeBlock) => {
-                if let Some(b) = block.take() {
+                if let Some(mut b) = block.take() {
+                    b.closed = is_closed(text, b.span.start, b.span.end, body_end);
                     items.push(Item::Block(b));
                 }
             }
@@ -107,6 +111,7 @@ pub fn scan(text: &str) -> Vec<Item> {
                         span: Span::new(range.start, range.end),
                     });
                 } else if let Some(b) = block.as_mut() {
+                    body_end = body_end.max(range.end);
                     push_lines(&mut b.lines, text, &t, range.start, range.end, &mut open);
                 } else if let Some(h) = heading.as_mut() {
                     h.text.push_str(&t);
@@ -144,9 +149,14 @@ fn push_lines(
             let piece = chunk.split_inclusive('\n').next().unwrap_or(chunk);
             let body = piece.strip_suffix('\n').unwrap_or(piece);
             let body = body.strip_suffix('\r').unwrap_or(body);
+            // The span grows only while both pieces are verbatim source; otherwise the line
+            // is placed at a point, like any line CommonMark rewrote.
+            let was_verbatim = last.span.len() == last.text.len();
             last.text.push_str(body);
-            if verbatim && last.span.end == start {
+            if verbatim && was_verbatim && last.span.end == start {
                 last.span.end = start + body.len();
+            } else {
+                last.span = Span::at(last.span.start);
             }
             chunk = &chunk[piece.len()..];
             start += piece.len();
@@ -194,12 +204,17 @@ fn info_string(text: &str, fence_start: usize) -> (String, Span) {
     (text[start..end].to_string(), Span::new(start, end))
 }
 
-/// Whether the block's last line is a closing fence (and not the opening one).
-fn is_closed(text: &str, start: usize, end: usize) -> bool {
+/// Whether the block's last line is a closing fence (and not the opening one). `body_end` is
+/// where the block's body text ends: a last line that is body text is no fence, however it
+/// looks (a fence line indented four columns or more, or by a tab, is content).
+fn is_closed(text: &str, start: usize, end: usize, body_end: usize) -> bool {
     let slice = text[start..end].trim_end_matches(['\n', '\r']);
     let Some(nl) = slice.rfind('\n') else {
         return false;
     };
+    if start + nl + 1 < body_end {
+        return false;
+    }
     let opening = slice.trim_start();
     let fence_char = opening.chars().next().unwrap_or('`');
     let open_len = opening.chars().take_while(|c| *c == fence_char).count();

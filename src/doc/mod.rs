@@ -4,9 +4,13 @@
 
 pub mod attrs;
 pub mod front_matter;
+#[doc(hidden)]
+pub mod invariants;
 pub mod markdown;
 pub mod model;
 pub mod steps;
+#[cfg(test)]
+mod tests;
 
 use std::path::Path;
 use std::sync::Arc;
