@@ -8,4 +8,5 @@ mod run;
 mod site;
 mod ssh;
 mod store;
+mod translations;
 mod update;
