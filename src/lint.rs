@@ -329,8 +329,9 @@ fn load_translations(ws: &mut Workspace) {
     }
 }
 
-/// The blocks a translation must hold exactly as its source does.
-fn is_checked(b: &Block) -> bool {
+/// The blocks a translation must hold exactly as its source does (`update` rewrites them in
+/// step, too).
+pub fn is_parity_block(b: &Block) -> bool {
     matches!(
         b.role,
         Role::Console
@@ -362,8 +363,8 @@ fn same_block(a: &Block, b: &Block) -> bool {
 /// Translation parity (SPEC §2): the same executable, file and output blocks, in order.
 pub fn check_translation(src: &Runbook, tr: &Runbook, lang: &str) -> Vec<Diagnostic> {
     let mut diags = Vec::new();
-    let sb: Vec<&Block> = src.blocks.iter().filter(|b| is_checked(b)).collect();
-    let tb: Vec<&Block> = tr.blocks.iter().filter(|b| is_checked(b)).collect();
+    let sb: Vec<&Block> = src.blocks.iter().filter(|b| is_parity_block(b)).collect();
+    let tb: Vec<&Block> = tr.blocks.iter().filter(|b| is_parity_block(b)).collect();
     let sloc = |b: &Block| src.file.location(b.fenced.span.start);
     let describe = |b: &Block| match b.step.and_then(|i| src.steps.get(i)) {
         Some(s) => format!("block `{}` at {}", s.id, sloc(b)),

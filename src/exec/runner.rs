@@ -231,6 +231,18 @@ struct Ctx<'a> {
     sink: Arc<dyn Sink>,
 }
 
+impl Ctx<'_> {
+    /// Sends a result that needed no host (skipped, manual) and keeps it.
+    fn report(&self, r: StepResult, out: &mut Vec<StepResult>) {
+        self.sink.event(&Event::StepFinished {
+            path: &self.path,
+            result: &r,
+            runbook: self.rb,
+        });
+        out.push(r);
+    }
+}
+
 impl<'w> Runner<'w> {
     /// Runs the planned runbooks in order. Environments must have been checked with
     /// [`environment`] first (the CLI does, to exit 2 before anything runs).
@@ -305,12 +317,7 @@ impl<'w> Runner<'w> {
             };
             for h in &ps.hosts {
                 let r = skipped(step, h, why, message);
-                ctx.sink.event(&Event::StepFinished {
-                    path: &ctx.path,
-                    result: &r,
-                    runbook: ctx.rb,
-                });
-                out.push(r);
+                ctx.report(r, &mut out);
             }
         }
         out
@@ -378,12 +385,7 @@ impl<'w> Runner<'w> {
                 };
                 for h in &ps.hosts {
                     let r = skipped(step, h, reason, msg);
-                    ctx.sink.event(&Event::StepFinished {
-                        path: &ctx.path,
-                        result: &r,
-                        runbook: ctx.rb,
-                    });
-                    out.push(r);
+                    ctx.report(r, &mut out);
                 }
                 continue;
             }
@@ -392,12 +394,7 @@ impl<'w> Runner<'w> {
                     let mut r = base_result(step, h);
                     r.status = Status::Manual;
                     r.expected = text.clone();
-                    ctx.sink.event(&Event::StepFinished {
-                        path: &ctx.path,
-                        result: &r,
-                        runbook: ctx.rb,
-                    });
-                    out.push(r);
+                    ctx.report(r, &mut out);
                 }
                 continue;
             }

@@ -486,18 +486,7 @@ fn parity_blocks(rb: &Runbook) -> Vec<usize> {
     rb.blocks
         .iter()
         .enumerate()
-        .filter(|(_, b)| {
-            matches!(
-                b.role,
-                Role::Console
-                    | Role::Script
-                    | Role::Output
-                    | Role::File
-                    | Role::Diff
-                    | Role::NoRun
-                    | Role::Manual
-            )
-        })
+        .filter(|(_, b)| crate::lint::is_parity_block(b))
         .map(|(i, _)| i)
         .collect()
 }
