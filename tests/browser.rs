@@ -502,6 +502,11 @@ async fn two_browsers_see_one_run_and_closing_them_ends_it() {
         )
         .await;
     }
+    // `started` is printed just before the command starts: give it a moment to exist.
+    let started = Instant::now();
+    while !pgrep(&marker) && started.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert!(pgrep(&marker), "the command runs");
     // One tab closes: the other still watches, the run goes on.
     a.close().await;

@@ -678,6 +678,11 @@ async fn closing_the_last_watcher_ends_the_run_and_its_processes() {
     assert_eq!(res.status(), StatusCode::ACCEPTED);
     let seen = read_until(&mut events, "first").await;
     assert!(!seen.contains("second"));
+    // `first` is printed just before the sleep starts: give it a moment to exist.
+    let started = Instant::now();
+    while !pgrep(&marker) && started.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert!(pgrep(&marker), "the command runs");
     // The tab closes.
     drop(events);
