@@ -1217,6 +1217,12 @@ fn bench() {
         out,
         "Medians over {local_rounds} rounds ({remote_rounds} for the remote workload), tools in turn within each round; whole process, wall clock.\n"
     );
+    if want("site") {
+        let _ = writeln!(
+            out,
+            "Site rows: one `runbook serve` process; per-request (or per-line) times, not whole process; peak RSS is the server's.\n"
+        );
+    }
     let _ = writeln!(
         out,
         "| workload | tool | median wall | min – max | × limit | median CPU | peak RSS | note |"
