@@ -13,7 +13,16 @@
 //!    the remote workload `BENCH_REMOTE_ROUNDS`, default 3: Ansible takes 1–2 min a run), the
 //!    tools in turn within each round (A B C A B C ...), and prints medians and ratios to the
 //!    limit as a Markdown table, with the goals of issue 10 marked met or not met.
-//!    `BENCH_ONLY=echo,seq,state,remote,lint` runs some of the workloads.
+//!    `BENCH_ONLY=echo,seq,state,remote,lint,site` runs some of the workloads.
+//! 5. `site`: starts `runbook serve runbooks --addr 127.0.0.1:PORT` (a free port) from the
+//!    repository root, trades the printed token for the cookie, and over hand-written
+//!    HTTP/1.1 on loopback measures: the tutorial page (`/zh-CN/openstack-ha/02-hosts-and-ntp.html`,
+//!    checked for 200 and its title, then 200 sequential GETs on one keep-alive connection,
+//!    request sent to last byte; goal median ≤ 5 ms); 200 concurrent GETs of it, one
+//!    connection each (goal: no errors); and, on a temp project whose one step prints
+//!    `date +%s%N` ten times 0.1 s apart, the time from each line's stamp to its arrival on
+//!    `GET /api/events` after `POST /api/run` (goal ≤ 50 ms). The server's peak RSS is its
+//!    VmHWM. Every `runbook serve` is killed (its process group) at the end and on a failure.
 //!
 //! The loopback sshd servers set `SHLVL=1` for their sessions, so bash does not source root's
 //! `~/.bashrc` for each non-interactive ssh command (on the project's machines it runs
@@ -229,6 +238,8 @@ fn stop_servers() {
         s.stop();
     }
     servers.clear();
+    drop(servers);
+    stop_site_servers();
 }
 
 extern "C" fn on_signal(sig: libc::c_int) {
@@ -1187,28 +1198,11 @@ fn bench() {
         );
     }
 
-    // 6. The site: measured once `runbook serve` exists.
-    let site_note = {
-        let mut child = Command::new(RUNBOOK)
-            .args(["serve", "--no-exec", "--addr", "127.0.0.1:0"])
-            .current_dir(w)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(2);
-        while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = child.kill();
-        let out = child.wait_with_output().unwrap();
-        if String::from_utf8_lossy(&out.stderr).contains("not implemented") {
-            "not measured: site not merged yet (`runbook serve` is not implemented in this build)"
-        } else {
-            "not measured: `runbook serve` exists but the harness has no site workload yet"
-        }
-    };
+    // 6. The site: a `runbook serve` child process on loopback.
+    if want("site") {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        site_workload(repo, w, &mut rows, &mut goals);
+    }
 
     // The table.
     let mut out = String::new();
@@ -1223,6 +1217,12 @@ fn bench() {
         out,
         "Medians over {local_rounds} rounds ({remote_rounds} for the remote workload), tools in turn within each round; whole process, wall clock.\n"
     );
+    if want("site") {
+        let _ = writeln!(
+            out,
+            "Site rows: one `runbook serve` process; per-request (or per-line) times, not whole process; peak RSS is the server's.\n"
+        );
+    }
     let _ = writeln!(
         out,
         "| workload | tool | median wall | min – max | × limit | median CPU | peak RSS | note |"
@@ -1234,13 +1234,9 @@ fn bench() {
             "| {} | {} | {} | {} | {} | {} | {} | {} |",
             r.workload,
             r.tool.replace('|', "\\|"),
-            r.median
-                .map_or("—".into(), |m| format!("{:.3} s", m.as_secs_f64())),
-            r.range.map_or("—".into(), |(a, b)| format!(
-                "{:.3} – {:.3}",
-                a.as_secs_f64(),
-                b.as_secs_f64()
-            )),
+            r.median.map_or("—".into(), wall),
+            r.range
+                .map_or("—".into(), |(a, b)| format!("{} – {}", wall(a), wall(b))),
             r.ratio.map_or("—".into(), |x| format!("{x:.2}×")),
             r.cpu
                 .map_or("—".into(), |c| format!("{:.3} s", c.as_secs_f64())),
@@ -1249,14 +1245,6 @@ fn bench() {
             r.note,
         );
     }
-    let _ = writeln!(
-        out,
-        "| site: tutorial page render | runbook | — | — | — | — | — | {site_note} |"
-    );
-    let _ = writeln!(
-        out,
-        "| site: host line → event stream | runbook | — | — | — | — | — | {site_note} |"
-    );
     let _ = writeln!(out, "\n| workload | goal | measured | |\n|---|---|---|---|");
     for g in &goals {
         let _ = writeln!(out, "{g}");
@@ -1268,4 +1256,628 @@ fn bench() {
     );
     print!("{out}");
     let _ = std::io::stdout().flush();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The site: a `runbook serve` child process, spoken to over plain HTTP/1.1 on loopback.
+
+/// The `runbook serve` processes started by the harness (each in its own process group, so
+/// that a run's shell goes with it); killed by [`stop_servers`].
+static SITE_SERVERS: Mutex<Vec<std::process::Child>> = Mutex::new(Vec::new());
+
+fn stop_site_servers() {
+    let mut children = SITE_SERVERS.lock().unwrap_or_else(|e| e.into_inner());
+    for c in children.iter_mut() {
+        unsafe {
+            libc::killpg(c.id() as i32, libc::SIGKILL);
+        }
+        let _ = c.wait();
+    }
+    children.clear();
+}
+
+struct Serve {
+    pid: u32,
+    port: u16,
+    token: String,
+}
+
+impl Serve {
+    fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn cookie(&self) -> String {
+        format!("runbook_token_{}={}", self.port, self.token)
+    }
+
+    fn connect(&self) -> std::io::Result<BufReader<std::net::TcpStream>> {
+        let s = std::net::TcpStream::connect(("127.0.0.1", self.port))?;
+        s.set_nodelay(true)?;
+        s.set_read_timeout(Some(Duration::from_secs(30)))?;
+        Ok(BufReader::new(s))
+    }
+
+    /// Peak resident set of the server so far, from /proc.
+    fn peak_rss_kib(&self) -> Option<i64> {
+        let status = fs::read_to_string(format!("/proc/{}/status", self.pid)).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+}
+
+/// Starts `runbook serve PATH --addr 127.0.0.1:PORT` in `cwd` on a free port, and reads the
+/// token from the URL it prints.
+fn start_serve(cwd: &Path, path: &str) -> Result<Serve, String> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| format!("no free port: {e}"))?
+        .port();
+    let mut child = Command::new(RUNBOOK)
+        .args(["serve", path, "--addr", &format!("127.0.0.1:{port}")])
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("cannot start runbook serve: {e}"))?;
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel::<String>();
+    for pipe in [
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+    }
+    drop(tx);
+    SITE_SERVERS.lock().unwrap().push(child);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen = String::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => {
+                if let Some((_, t)) = line.split_once("?token=") {
+                    let token = t.split_whitespace().next().unwrap_or("").to_string();
+                    return Ok(Serve { pid, port, token });
+                }
+                seen.push_str(&line);
+                seen.push('\n');
+            }
+            Err(_) => {
+                return Err(format!(
+                    "runbook serve printed no token URL:\n{}",
+                    tail(&seen, 1500)
+                ))
+            }
+        }
+    }
+}
+
+struct Response {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Response {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn write_request(
+    conn: &mut BufReader<std::net::TcpStream>,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<()> {
+    let mut req = format!("{method} {path} HTTP/1.1\r\n");
+    for (k, v) in headers {
+        let _ = write!(req, "{k}: {v}\r\n");
+    }
+    if method == "POST" {
+        let _ = write!(req, "Content-Length: {}\r\n", body.len());
+    }
+    req.push_str("\r\n");
+    let mut bytes = req.into_bytes();
+    bytes.extend_from_slice(body);
+    conn.get_mut().write_all(&bytes)
+}
+
+fn read_head(conn: &mut impl BufRead) -> std::io::Result<(u16, Vec<(String, String)>)> {
+    let bad = |m: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, m.to_string());
+    let mut line = String::new();
+    if conn.read_line(&mut line)? == 0 {
+        return Err(bad("connection closed before the response"));
+    }
+    let status = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| bad(&format!("bad status line {line:?}")))?;
+    let mut headers = Vec::new();
+    loop {
+        line.clear();
+        conn.read_line(&mut line)?;
+        let l = line.trim_end();
+        if l.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = l.split_once(':') {
+            headers.push((k.trim().to_string(), v.trim().to_string()));
+        }
+    }
+    Ok((status, headers))
+}
+
+/// Reads one response, its body whole (Content-Length or chunked).
+fn read_response(conn: &mut impl BufRead) -> std::io::Result<Response> {
+    let (status, headers) = read_head(conn)?;
+    let mut r = Response {
+        status,
+        headers,
+        body: Vec::new(),
+    };
+    if let Some(n) = r.header("content-length") {
+        let n: usize = n.parse().unwrap_or(0);
+        r.body.resize(n, 0);
+        conn.read_exact(&mut r.body)?;
+    } else if r
+        .header("transfer-encoding")
+        .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
+    {
+        let mut ch = Chunked::new(conn);
+        ch.read_to_end(&mut r.body)?;
+    }
+    Ok(r)
+}
+
+/// A chunked body as a plain reader.
+struct Chunked<R> {
+    inner: R,
+    left: usize,
+    done: bool,
+}
+
+impl<R: BufRead> Chunked<R> {
+    fn new(inner: R) -> Self {
+        Chunked {
+            inner,
+            left: 0,
+            done: false,
+        }
+    }
+}
+
+impl<R: BufRead> std::io::Read for Chunked<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.done {
+            return Ok(0);
+        }
+        if self.left == 0 {
+            let mut line = String::new();
+            self.inner.read_line(&mut line)?;
+            if line.trim().is_empty() {
+                // The CRLF after the previous chunk.
+                line.clear();
+                self.inner.read_line(&mut line)?;
+            }
+            let size = line.trim().split(';').next().unwrap_or("");
+            self.left = usize::from_str_radix(size, 16).map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::InvalidData, "bad chunk size")
+            })?;
+            if self.left == 0 {
+                self.done = true;
+                let mut end = String::new();
+                self.inner.read_line(&mut end)?;
+                return Ok(0);
+            }
+        }
+        let n = buf.len().min(self.left);
+        let n = self.inner.read(&mut buf[..n])?;
+        self.left -= n;
+        Ok(n)
+    }
+}
+
+use std::io::Read as _;
+
+/// Seconds with three decimals; milliseconds under 0.1 s (the site's figures).
+fn wall(d: Duration) -> String {
+    if d < Duration::from_millis(100) {
+        ms(d)
+    } else {
+        format!("{:.3} s", d.as_secs_f64())
+    }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn goal_line(workload: &str, goal: &str, seen: &str, met: bool) -> String {
+    format!(
+        "| {workload} | {goal} | {seen} | {} |",
+        if met { "**met**" } else { "**not met**" }
+    )
+}
+
+fn site_row(workload: &str, times: &mut [Duration], rss: Option<i64>, note: String) -> Row {
+    let range = (!times.is_empty()).then(|| {
+        let mut s = times.to_vec();
+        s.sort();
+        (s[0], *s.last().unwrap())
+    });
+    Row {
+        workload: workload.into(),
+        tool: "runbook serve".into(),
+        median: (!times.is_empty()).then(|| median(times)),
+        range,
+        ratio: None,
+        peak_rss_kib: rss,
+        cpu: None,
+        note,
+    }
+}
+
+const TUTORIAL: &str = "/zh-CN/openstack-ha/02-hosts-and-ntp.html";
+
+/// The three site measurements; `repo` is the repository root (the project's own runbooks).
+fn site_workload(repo: &Path, work: &Path, rows: &mut Vec<Row>, goals: &mut Vec<String>) {
+    const RENDER: &str = "site: tutorial page render (200 sequential GETs, keep-alive)";
+    const LINES: &str = "site: host line → event stream (10 lines)";
+    const READERS: &str = "site: 200 concurrent readers of the tutorial page";
+    eprintln!("== site");
+    let title = fs::read_to_string(repo.join("runbooks/openstack-ha/02-hosts-and-ntp.md"))
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("title:").map(|s| s.trim().to_string()))
+        })
+        .unwrap_or_default();
+    let failed = |rows: &mut Vec<Row>, goals: &mut Vec<String>, names: &[&str], why: &str| {
+        eprintln!("   {why}");
+        for n in names {
+            rows.push(site_row(n, &mut [], None, why.replace('\n', " ")));
+            goals.push(goal_line(n, "see above", "not measured", false));
+        }
+    };
+
+    // 1 and 3: the project's own runbooks.
+    match start_serve(repo, "runbooks") {
+        Err(e) => failed(rows, goals, &[RENDER, READERS], &e),
+        Ok(srv) => {
+            match site_render(&srv, &title) {
+                Ok(mut times) => {
+                    let med = median(&mut times.clone());
+                    let mut sorted = times.clone();
+                    sorted.sort();
+                    let p90 = sorted[sorted.len() * 9 / 10];
+                    rows.push(site_row(
+                        RENDER,
+                        &mut times,
+                        srv.peak_rss_kib(),
+                        format!("median {}, p90 {}", ms(med), ms(p90)),
+                    ));
+                    goals.push(goal_line(
+                        RENDER,
+                        "median ≤ 5 ms",
+                        &ms(med),
+                        med <= Duration::from_millis(5),
+                    ));
+                }
+                Err(e) => failed(rows, goals, &[RENDER], &e),
+            }
+            let (total, mut each, errors) = site_readers(&srv, &title, 200);
+            let med = (!each.is_empty()).then(|| median(&mut each.clone()));
+            let mut row = site_row(
+                READERS,
+                &mut each,
+                srv.peak_rss_kib(),
+                format!(
+                    "total {}, {} errors{}; per request: median {}",
+                    ms(total),
+                    errors.len(),
+                    errors
+                        .first()
+                        .map(|e| format!(" (first: {e})"))
+                        .unwrap_or_default(),
+                    med.map_or("—".into(), ms)
+                ),
+            );
+            row.median = Some(total);
+            rows.push(row);
+            goals.push(goal_line(
+                READERS,
+                "no errors",
+                &format!("{} errors in {}", errors.len(), ms(total)),
+                errors.is_empty(),
+            ));
+        }
+    }
+    stop_site_servers();
+
+    // 2: a temp project with one step that prints its clock.
+    let d = work.join("site-lines");
+    fs::create_dir_all(d.join("runbooks")).unwrap();
+    fs::write(d.join("runbook.toml"), "").unwrap();
+    fs::write(
+        d.join("runbooks/tick.md"),
+        "---\ntitle: Tick\nlang: en\n---\n\n# Tick\n\n```sh {#tick}\n\
+         for i in 1 2 3 4 5 6 7 8 9 10; do date +%s%N; sleep 0.1; done\n```\n",
+    )
+    .unwrap();
+    match start_serve(&d, "runbooks").and_then(|srv| site_lines(&srv).map(|l| (l, srv))) {
+        Err(e) => failed(rows, goals, &[LINES], &e),
+        Ok((mut lat, srv)) => {
+            let med = median(&mut lat.clone());
+            let max = *lat.iter().max().unwrap();
+            let n = lat.len();
+            rows.push(site_row(
+                LINES,
+                &mut lat,
+                srv.peak_rss_kib(),
+                format!("{n} lines: median {}, max {}", ms(med), ms(max)),
+            ));
+            goals.push(goal_line(
+                LINES,
+                "≤ 50 ms (max)",
+                &format!("median {}, max {}", ms(med), ms(max)),
+                n == 10 && max <= Duration::from_millis(50),
+            ));
+        }
+    }
+    stop_site_servers();
+}
+
+fn get_page(srv: &Serve, conn: &mut BufReader<std::net::TcpStream>) -> std::io::Result<Response> {
+    let host = srv.host();
+    let cookie = srv.cookie();
+    write_request(
+        conn,
+        "GET",
+        TUTORIAL,
+        &[
+            ("Host", &host),
+            ("Cookie", &cookie),
+            ("Accept-Language", "zh-CN"),
+        ],
+        b"",
+    )?;
+    read_response(conn)
+}
+
+fn check_page(r: &Response, title: &str) -> Result<(), String> {
+    if r.status != 200 {
+        return Err(format!("GET {TUTORIAL}: status {}", r.status));
+    }
+    if !String::from_utf8_lossy(&r.body).contains(title) {
+        return Err(format!(
+            "GET {TUTORIAL}: the title {title:?} is not on the page"
+        ));
+    }
+    Ok(())
+}
+
+/// Trades the token for the cookie, as a browser does on the printed URL.
+fn trade_token(srv: &Serve) -> Result<(), String> {
+    let mut conn = srv.connect().map_err(|e| e.to_string())?;
+    let host = srv.host();
+    write_request(
+        &mut conn,
+        "GET",
+        &format!("/?token={}", srv.token),
+        &[("Host", &host)],
+        b"",
+    )
+    .map_err(|e| e.to_string())?;
+    let r = read_response(&mut conn).map_err(|e| e.to_string())?;
+    let ok = r.status == 303
+        && r.header("set-cookie")
+            .is_some_and(|c| c.starts_with(&srv.cookie()));
+    if !ok {
+        return Err(format!("the token URL gave {} and no cookie", r.status));
+    }
+    Ok(())
+}
+
+fn site_render(srv: &Serve, title: &str) -> Result<Vec<Duration>, String> {
+    trade_token(srv)?;
+    let mut conn = srv.connect().map_err(|e| e.to_string())?;
+    let first = get_page(srv, &mut conn).map_err(|e| e.to_string())?;
+    check_page(&first, title)?;
+    eprintln!("   page: {} bytes", first.body.len());
+    let mut times = Vec::with_capacity(200);
+    for _ in 0..200 {
+        let t = Instant::now();
+        let r = get_page(srv, &mut conn).map_err(|e| e.to_string())?;
+        times.push(t.elapsed());
+        if r.status != 200 {
+            return Err(format!("GET {TUTORIAL}: status {}", r.status));
+        }
+    }
+    Ok(times)
+}
+
+/// `n` threads, each on its own connection, released at once: the total time, each
+/// request's time, and the errors.
+fn site_readers(srv: &Serve, title: &str, n: usize) -> (Duration, Vec<Duration>, Vec<String>) {
+    let barrier = Arc::new(Barrier::new(n + 1));
+    let port = srv.port;
+    let cookie = srv.cookie();
+    let threads: Vec<_> = (0..n)
+        .map(|_| {
+            let barrier = barrier.clone();
+            let title = title.to_string();
+            let cookie = cookie.clone();
+            std::thread::spawn(move || -> Result<Duration, String> {
+                let srv = Serve {
+                    pid: 0,
+                    port,
+                    token: String::new(),
+                };
+                barrier.wait();
+                let t = Instant::now();
+                let mut conn = srv.connect().map_err(|e| format!("connect: {e}"))?;
+                let host = srv.host();
+                write_request(
+                    &mut conn,
+                    "GET",
+                    TUTORIAL,
+                    &[
+                        ("Host", &host),
+                        ("Cookie", &cookie),
+                        ("Connection", "close"),
+                    ],
+                    b"",
+                )
+                .map_err(|e| format!("send: {e}"))?;
+                let r = read_response(&mut conn).map_err(|e| format!("read: {e}"))?;
+                let d = t.elapsed();
+                check_page(&r, &title)?;
+                Ok(d)
+            })
+        })
+        .collect();
+    barrier.wait();
+    let t = Instant::now();
+    let mut each = Vec::new();
+    let mut errors = Vec::new();
+    for th in threads {
+        match th.join() {
+            Ok(Ok(d)) => each.push(d),
+            Ok(Err(e)) => errors.push(e),
+            Err(_) => errors.push("thread panicked".into()),
+        }
+    }
+    (t.elapsed(), each, errors)
+}
+
+fn now_ns() -> i128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as i128
+}
+
+/// Subscribes to the event stream, runs the step, and returns, for each output line, the
+/// time from its `date +%s%N` to its arrival here.
+fn site_lines(srv: &Serve) -> Result<Vec<Duration>, String> {
+    const RUNBOOK_PATH: &str = "runbooks/tick.md";
+    trade_token(srv)?;
+    let host = srv.host();
+    let cookie = srv.cookie();
+    let origin = format!("http://{host}");
+    let mut sse = srv.connect().map_err(|e| e.to_string())?;
+    write_request(
+        &mut sse,
+        "GET",
+        &format!("/api/events?runbook={RUNBOOK_PATH}"),
+        &[
+            ("Host", &host),
+            ("Cookie", &cookie),
+            ("Accept", "text/event-stream"),
+        ],
+        b"",
+    )
+    .map_err(|e| e.to_string())?;
+    let (status, headers) = read_head(&mut sse).map_err(|e| e.to_string())?;
+    if status != 200 {
+        return Err(format!("GET /api/events: status {status}"));
+    }
+    let chunked = headers.iter().any(|(k, v)| {
+        k.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked")
+    });
+    let reader: Box<dyn BufRead + Send> = if chunked {
+        Box::new(BufReader::new(Chunked::new(sse)))
+    } else {
+        Box::new(sse)
+    };
+    // Read the stream on its own thread, stamping each line as it arrives.
+    let (tx, rx) = mpsc::channel::<(i128, String)>();
+    std::thread::spawn(move || {
+        for line in reader.lines() {
+            let Ok(line) = line else { break };
+            let at = now_ns();
+            if tx.send((at, line)).is_err() {
+                break;
+            }
+        }
+    });
+
+    let mut post = srv.connect().map_err(|e| e.to_string())?;
+    let body =
+        serde_json::json!({"runbook": RUNBOOK_PATH, "mode": "step", "step": "tick"}).to_string();
+    write_request(
+        &mut post,
+        "POST",
+        "/api/run",
+        &[
+            ("Host", &host),
+            ("Cookie", &cookie),
+            ("Origin", &origin),
+            ("Content-Type", "application/json"),
+        ],
+        body.as_bytes(),
+    )
+    .map_err(|e| e.to_string())?;
+    let r = read_response(&mut post).map_err(|e| e.to_string())?;
+    if r.status != 202 {
+        return Err(format!(
+            "POST /api/run: status {}: {}",
+            r.status,
+            String::from_utf8_lossy(&r.body)
+        ));
+    }
+
+    let mut lat = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Ok((at, line)) = rx.recv_timeout(left) else {
+            return Err(format!("the run did not end in 30 s ({} lines)", lat.len()));
+        };
+        let Some(data) = line.strip_prefix("data:") else {
+            continue;
+        };
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(data.trim()) else {
+            continue;
+        };
+        match v["t"].as_str() {
+            Some("out") => {
+                for l in v["text"].as_str().unwrap_or("").lines() {
+                    if let Ok(stamp) = l.trim().parse::<i128>() {
+                        let d = (at - stamp).max(0) as u64;
+                        lat.push(Duration::from_nanos(d));
+                    }
+                }
+            }
+            Some("end") => break,
+            _ => {}
+        }
+    }
+    if lat.is_empty() {
+        return Err("no output line came on the event stream".into());
+    }
+    Ok(lat)
 }
