@@ -24,11 +24,12 @@ impl Redactor {
         self.secrets.is_empty()
     }
 
-    pub fn redact(&self, text: &str) -> String {
-        let mut out = text.to_string();
+    /// The text with every secret replaced; borrowed when there is nothing to replace.
+    pub fn redact<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
+        let mut out = std::borrow::Cow::Borrowed(text);
         for (v, r) in &self.secrets {
             if out.contains(v.as_str()) {
-                out = out.replace(v.as_str(), r);
+                out = std::borrow::Cow::Owned(out.replace(v.as_str(), r));
             }
         }
         out
@@ -79,7 +80,7 @@ impl RedactingStream<'_> {
                 }
             }
         }
-        let out = self.redactor.redact(&text[..cut]);
+        let out = self.redactor.redact(&text[..cut]).into_owned();
         self.held = text.as_bytes()[cut..].to_vec();
         out
     }
@@ -88,7 +89,7 @@ impl RedactingStream<'_> {
     pub fn finish(&mut self) -> String {
         let text = String::from_utf8_lossy(&self.held).into_owned();
         self.held.clear();
-        self.redactor.redact(&text)
+        self.redactor.redact(&text).into_owned()
     }
 }
 

@@ -588,7 +588,7 @@ fn finish_error(
     slot: impl FnOnce(String) -> Slot,
 ) -> (Slot, StepResult) {
     result.status = Status::Error;
-    result.message = Some(ctx.redactor.redact(&msg));
+    result.message = Some(ctx.redactor.redact(&msg).into_owned());
     result.duration_ms = started.elapsed().as_millis() as u64;
     if result.attempts == 0 {
         result.attempts = 1;
@@ -729,8 +729,14 @@ async fn run_streamed(
             text: &tail,
         });
     }
-    let text = ctx.redactor.redact(&String::from_utf8_lossy(&ran.output));
-    Ok((text, ran.exit_code))
+    // Take the output as it is when it is UTF-8 (the usual case): no copy of a large output.
+    let text = String::from_utf8(ran.output)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    let redacted = match ctx.redactor.redact(&text) {
+        std::borrow::Cow::Owned(o) => Some(o),
+        std::borrow::Cow::Borrowed(_) => None,
+    };
+    Ok((redacted.unwrap_or(text), ran.exit_code))
 }
 
 async fn attempt(shell: &mut Shell, on: &OnHost<'_>) -> Result<Attempt, ShellError> {

@@ -17,6 +17,11 @@ const CR: char = '\u{FDD1}';
 /// as a terminal shows it: `50%\r100%` becomes `100%`, `abcdef\rXY` becomes `XYcdef`. Other
 /// control characters (bell, backspace) are dropped.
 pub fn normalize(raw: &str) -> String {
+    // Most output is already clean: no escapes, no carriage returns, no trailing white space.
+    // Then only trailing blank lines go, and one copy is all the work (large outputs).
+    if is_clean(raw) {
+        return raw.trim_end_matches('\n').to_string();
+    }
     let cleaned = if has_escapes_or_controls(raw) {
         Cow::Owned(strip_escapes(raw))
     } else {
@@ -43,6 +48,18 @@ pub fn normalize(raw: &str) -> String {
     }
     out.truncate(keep);
     out
+}
+
+/// No escapes or controls, no `\r`, and no line ending in white space (a non-ASCII byte before
+/// a line end counts as maybe: it could be Unicode white space).
+fn is_clean(raw: &str) -> bool {
+    let bytes = raw.as_bytes();
+    let ends_clean =
+        |i: usize| i == 0 || (bytes[i - 1] != b' ' && bytes[i - 1] != b'\t' && bytes[i - 1] < 0x80);
+    !has_escapes_or_controls(raw)
+        && memchr::memchr(b'\r', bytes).is_none()
+        && memchr::memchr_iter(b'\n', bytes).all(ends_clean)
+        && ends_clean(bytes.len())
 }
 
 /// Whether `strip-ansi-escapes` has anything to do: ESC, C0 controls other than tab, line feed

@@ -111,6 +111,12 @@ fn normalize_examples() {
     assert_eq!(normalize("\x1b]0;title\x07ok 25\u{b0}C"), "ok 25\u{b0}C");
     assert_eq!(normalize(""), "");
     assert_eq!(normalize("\n\n"), "");
+    // Clean output (the fast path) and output that needs work give what the rules say.
+    assert_eq!(normalize("a\nb\n\n\n"), "a\nb");
+    assert_eq!(normalize("a\n\nb"), "a\n\nb");
+    assert_eq!(normalize("a \nb\t\n  \n"), "a\nb");
+    assert_eq!(normalize("a\u{3000}\nb\u{a0}"), "a\nb");
+    assert_eq!(normalize("配置\n"), "配置");
 }
 
 #[rustfmt::skip]
