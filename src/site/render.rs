@@ -122,7 +122,7 @@ impl LaneView {
             actual: r.actual.clone(),
             diff: diff_lines(&r.diff),
             message: r.message.clone().unwrap_or_default(),
-            notes: Vec::new(),
+            notes: r.notes.clone(),
         }
     }
 

@@ -209,6 +209,9 @@ pub struct LatestResult {
     /// Whether the step is ticked in the site (manual steps; `None`: never ticked nor unticked).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub checked: Option<bool>,
+    /// The matcher's explanations ("offset 187.330 differs from -0.620 by more than 50").
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// One run, with its step counts.

@@ -75,7 +75,7 @@ pub fn latest(conn: &Connection, filter: &Filter) -> rusqlite::Result<Vec<Latest
                   WHERE p.runbook = k.runbook AND p.step = k.step AND p.host = k.host
                     AND p.status = 'passed') AS last_passed,
                 k.run_id, k.exit_code, k.duration_ms, k.attempts, k.expected, k.actual, k.diff,
-                k.message, m.checked
+                k.message, m.checked, k.notes
            FROM ranked k
            LEFT JOIN manual_checks m
              ON m.runbook = k.runbook AND m.step = k.step AND m.host = k.host
@@ -102,6 +102,10 @@ pub fn latest(conn: &Connection, filter: &Filter) -> rusqlite::Result<Vec<Latest
             diff: r.get(14)?,
             message: r.get(15)?,
             checked: r.get(16)?,
+            notes: r
+                .get::<_, Option<String>>(17)?
+                .map(|n| n.lines().map(str::to_string).collect())
+                .unwrap_or_default(),
         })
     })?;
     rows.collect()

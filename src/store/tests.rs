@@ -253,3 +253,22 @@ fn times_sort_as_text() {
     );
     assert_eq!(normalize_time("garbage"), "garbage");
 }
+
+#[test]
+fn latest_results_keep_the_matcher_notes() {
+    let (_d, store) = temp_store();
+    let mut r = result("peers", "c3", Status::Failed);
+    r.notes = vec![
+        "offset 187.330 differs from -0.620 by more than 50".into(),
+        "second".into(),
+    ];
+    record(&store, "runbooks/ntp.md", &[r], true);
+    let latest = store.latest(None, None).unwrap();
+    assert_eq!(
+        latest[0].notes,
+        [
+            "offset 187.330 differs from -0.620 by more than 50",
+            "second"
+        ]
+    );
+}

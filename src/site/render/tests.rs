@@ -161,6 +161,7 @@ fn lane_output_is_escaped() {
         diff: "--- expected\n+++ actual\n@@ -1 +1 @@\n-x\n+<img src=x onerror=alert(1)>\n".into(),
         message: Some("<b>m</b>".into()),
         checked: None,
+        notes: vec!["<i>note</i>".into()],
     };
     let lane = LaneView::from_latest(&EN, &r);
     let html = LaneTemplate {
@@ -172,5 +173,6 @@ fn lane_output_is_escaped() {
     assert!(!html.contains("<script"), "{html}");
     assert!(!html.contains("<img"), "{html}");
     assert!(!html.contains("<b>"), "{html}");
+    assert!(!html.contains("<i>") && html.contains("note"), "{html}");
     assert!(html.contains("2026-01-02 03:04 UTC"));
 }
