@@ -34,27 +34,18 @@ const FILE_KEYS: &[&str] = &[
 ];
 const FLAGS: &[&str] = &["serial", "norun", "manual"];
 
+/// Keys only file blocks carry.
+const FILE_ONLY_KEYS: &[&str] = &["file", "mode", "perm"];
+
 /// Every key any block may carry, for "did you mean" suggestions.
-const ALL_KEYS: &[&str] = &[
-    "id",
-    "class",
-    "on",
-    "timeout",
-    "exit",
-    "retry",
-    "every",
-    "serial",
-    "reconnect",
-    "norun",
-    "manual",
-    "match",
-    "ws",
-    "ignore",
-    "tol",
-    "file",
-    "mode",
-    "perm",
-];
+fn all_keys() -> Vec<&'static str> {
+    EXEC_KEYS
+        .iter()
+        .chain(MATCH_KEYS)
+        .chain(FILE_ONLY_KEYS)
+        .copied()
+        .collect()
+}
 
 pub fn role_of(lang: &str, info: &InfoString) -> Role {
     let executable = matches!(lang, "console" | "shell-session" | "sh" | "bash" | "shell");
@@ -195,9 +186,10 @@ impl<'a> Builder<'a> {
                 }
                 seen.insert(&a.key, a.key_span);
             }
-            if !ALL_KEYS.contains(&a.key.as_str()) {
+            let known = all_keys();
+            if !known.contains(&a.key.as_str()) {
                 let d = self.error(a.key_span, format!("unknown attribute `{}`", a.key));
-                if let Some(s) = suggest(&a.key, ALL_KEYS) {
+                if let Some(s) = suggest(&a.key, &known) {
                     d.help.push(format!("did you mean `{s}`?"));
                 }
                 continue;
@@ -804,7 +796,7 @@ mod tests {
 
     #[test]
     fn suggestions() {
-        assert_eq!(suggest("timout", ALL_KEYS), Some("timeout"));
-        assert_eq!(suggest("zzzzzz", ALL_KEYS), None);
+        assert_eq!(suggest("timout", &all_keys()), Some("timeout"));
+        assert_eq!(suggest("zzzzzz", &all_keys()), None);
     }
 }

@@ -470,13 +470,26 @@ enum RunMode {
     From,
 }
 
-async fn run(State(s): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Some(r) = refusal(&s, &headers) {
-        return r;
+/// A change request that passed the security checks and parsed as JSON; otherwise the
+/// response that refuses it (403 from `refusal`, 400 for a body that does not parse).
+// The refusal is returned to the client at once; boxing it would only add an allocation.
+#[allow(clippy::result_large_err)]
+fn accepted_request<T: serde::de::DeserializeOwned>(
+    s: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<T, Response> {
+    if let Some(r) = refusal(s, headers) {
+        return Err(r);
     }
-    let req: RunRequest = match serde_json::from_slice(&body) {
+    serde_json::from_slice(body)
+        .map_err(|e| json_error(StatusCode::BAD_REQUEST, &format!("bad request: {e}")))
+}
+
+async fn run(State(s): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
+    let req: RunRequest = match accepted_request(&s, &headers, &body) {
         Ok(r) => r,
-        Err(e) => return json_error(StatusCode::BAD_REQUEST, &format!("bad request: {e}")),
+        Err(refused) => return refused,
     };
     let Some(ei) = s.cat.entry_by_path(&req.runbook) else {
         return json_error(StatusCode::NOT_FOUND, "no such runbook");
@@ -654,12 +667,9 @@ struct CancelRequest {
 }
 
 async fn cancel(State(s): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Some(r) = refusal(&s, &headers) {
-        return r;
-    }
-    let req: CancelRequest = match serde_json::from_slice(&body) {
+    let req: CancelRequest = match accepted_request(&s, &headers, &body) {
         Ok(r) => r,
-        Err(e) => return json_error(StatusCode::BAD_REQUEST, &format!("bad request: {e}")),
+        Err(refused) => return refused,
     };
     if s.live.cancel(Some(&req.runbook)) {
         StatusCode::NO_CONTENT.into_response()
@@ -677,12 +687,9 @@ struct ManualRequest {
 }
 
 async fn manual(State(s): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Some(r) = refusal(&s, &headers) {
-        return r;
-    }
-    let req: ManualRequest = match serde_json::from_slice(&body) {
+    let req: ManualRequest = match accepted_request(&s, &headers, &body) {
         Ok(r) => r,
-        Err(e) => return json_error(StatusCode::BAD_REQUEST, &format!("bad request: {e}")),
+        Err(refused) => return refused,
     };
     let Some(ei) = s.cat.entry_by_path(&req.runbook) else {
         return json_error(StatusCode::NOT_FOUND, "no such runbook");
