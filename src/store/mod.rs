@@ -15,10 +15,13 @@
 //! ones. `.runbook/` is created on the first write, with a `.gitignore` holding `*`, so the
 //! store never lands in git.
 //!
-//! Every write is its own short `BEGIN IMMEDIATE` transaction, with a busy timeout of 10 s, so
-//! two runs at once (two terminals, or the site and a headless run) both record. A result is
-//! committed as soon as its step ends: a run killed part-way, even with `SIGKILL`, leaves every
-//! finished step recorded and the run marked incomplete (`complete = 0`, `ended_at` NULL).
+//! Writes are short `BEGIN IMMEDIATE` transactions, with a busy timeout of 10 s, so two runs
+//! at once (two terminals, or the site and a headless run) both record. A result is committed
+//! as soon as its step ends, except that commits are at least 2 ms apart: results of steps
+//! that end within 2 ms of the last commit wait for the next one and share it (a commit costs
+//! as much as a trivial step). A run killed part-way, even with `SIGKILL`, thus leaves every
+//! step recorded that ended more than 2 ms before, and the run marked incomplete
+//! (`complete = 0`, `ended_at` NULL).
 //! Commits are not synced to disk one by one (`synchronous = NORMAL`): a power cut may lose
 //! the last results, never the file.
 //!

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use rusqlite::{params, Connection, Transaction, TransactionBehavior};
 
@@ -13,14 +14,21 @@ use crate::exec::runner::{Event, Sink};
 use crate::outcome::StepResult;
 
 /// Records a run's events in the store. The runner only queues each record; a writer thread
-/// commits whatever is queued in one short transaction as soon as it arrives, so recording
-/// costs the run almost nothing and a run killed part-way loses at most the record in flight.
+/// commits whatever is queued in one short transaction, so recording costs the run almost
+/// nothing. A record is committed at once when the last commit is at least
+/// [`COMMIT_INTERVAL`] old (every step of ordinary length), otherwise when the interval is
+/// up, together with whatever else came in meanwhile: a commit costs about as much as a
+/// trivial step, so steps that end in quick succession share one. A run killed part-way thus
+/// loses at most the records of its last [`COMMIT_INTERVAL`].
 /// A write that fails prints one warning and the run goes on: losing the record is better
 /// than stopping a half-done change on a host.
 pub struct StoreSink {
     queue: Mutex<Option<mpsc::Sender<Record>>>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
+
+/// The shortest time between two commits of one run's records.
+pub const COMMIT_INTERVAL: Duration = Duration::from_millis(2);
 
 /// One queued write, owning its data.
 enum Record {
@@ -51,12 +59,19 @@ impl StoreSink {
             .name("runbook-store".into())
             .spawn(move || {
                 let mut warned = false;
+                let mut last_commit: Option<Instant> = None;
                 while let Ok(first) = rx.recv() {
+                    if let Some(wait) =
+                        last_commit.and_then(|at| COMMIT_INTERVAL.checked_sub(at.elapsed()))
+                    {
+                        std::thread::sleep(wait);
+                    }
                     let batch: Vec<Record> = std::iter::once(first).chain(rx.try_iter()).collect();
                     let mut conn = conn.lock().unwrap_or_else(|e| e.into_inner());
                     let written = write(&mut conn, |tx| {
                         batch.iter().try_for_each(|r| write_record(tx, run_id, r))
                     });
+                    last_commit = Some(Instant::now());
                     if let Err(e) = written {
                         if !warned {
                             warned = true;
