@@ -1,16 +1,19 @@
 //! The `local` transport: a `bash --noprofile --norc` child (or `sh` where there is no bash)
 //! in its own process group, so a timeout can end the whole tree.
 
+use std::os::fd::AsRawFd;
 use std::path::Path;
+use std::pin::Pin;
 use std::process::Stdio;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
+use tokio::io::AsyncWrite;
 use tokio::process::{Child, Command};
 
-use super::session::{Shell, ShellControl, ShellError};
+use super::session::{CommandInput, Shell, ShellControl, ShellError};
 
 struct LocalControl {
     child: Child,
@@ -77,28 +80,73 @@ fn find_shell() -> (&'static str, &'static [&'static str]) {
     }
 }
 
-/// Starts a local shell in `cwd` with `env` exported.
+/// Starts a local shell in `cwd` with `env` exported. It reads the protocol from a pipe on
+/// file descriptor 3 (the script `/dev/fd/3`); its standard input is `/dev/null`.
 pub async fn start(
     cwd: &Path,
     env: &[(String, String)],
     timeout: Duration,
 ) -> Result<Shell, ShellError> {
+    spawn(cwd, env, timeout, CommandInput::OwnFd).await
+}
+
+/// Starts the shell; with [`CommandInput::Stdin`] (for tests of that protocol, which remote
+/// hosts without `/dev/fd` use) it reads the protocol from standard input.
+async fn spawn(
+    cwd: &Path,
+    env: &[(String, String)],
+    timeout: Duration,
+    input: CommandInput,
+) -> Result<Shell, ShellError> {
     let (program, args) = find_shell();
-    let mut child = Command::new(program)
+    let cannot = |e: std::io::Error| ShellError::Closed(format!("cannot start `{program}`: {e}"));
+    let mut command = Command::new(program);
+    command
         .args(args)
         .current_dir(cwd)
-        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .process_group(0)
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| ShellError::Closed(format!("cannot start `{program}`: {e}")))?;
+        .kill_on_drop(true);
+    let (commands, mut child): (Pin<Box<dyn AsyncWrite + Send>>, Child) = match input {
+        CommandInput::OwnFd => {
+            let (read_end, write_end) =
+                nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| cannot(e.into()))?;
+            let fd = read_end.as_raw_fd();
+            command.arg("/dev/fd/3").stdin(Stdio::null());
+            // SAFETY: between fork and exec only async-signal-safe calls (dup2, fcntl) are
+            // made, on a descriptor that exists in the child.
+            unsafe {
+                command.pre_exec(move || {
+                    // dup2 onto itself would keep close-on-exec: clear it instead.
+                    let done = if fd == 3 {
+                        libc::fcntl(3, libc::F_SETFD, 0)
+                    } else {
+                        libc::dup2(fd, 3)
+                    };
+                    if done == -1 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+            let child = command.spawn().map_err(cannot)?;
+            drop(read_end);
+            let sender =
+                tokio::net::unix::pipe::Sender::from_owned_fd(write_end).map_err(cannot)?;
+            (Box::pin(sender), child)
+        }
+        CommandInput::Stdin => {
+            let mut child = command.stdin(Stdio::piped()).spawn().map_err(cannot)?;
+            let stdin = child.stdin.take().expect("piped stdin");
+            (Box::pin(stdin), child)
+        }
+    };
     let pgid = child.id().map(|id| Pid::from_raw(id as i32));
-    let stdin = child.stdin.take().expect("piped stdin");
     let stdout = child.stdout.take().expect("piped stdout");
     Shell::start(
-        Box::pin(stdin),
+        commands,
+        input,
         Box::pin(stdout),
         Box::new(LocalControl { child, pgid }),
         env,
@@ -116,13 +164,18 @@ mod tests {
     const T: Duration = Duration::from_secs(10);
 
     async fn shell() -> Shell {
-        start(
+        shell_reading(CommandInput::OwnFd).await
+    }
+
+    async fn shell_reading(input: CommandInput) -> Shell {
+        spawn(
             Path::new("/"),
             &[
                 ("RUNBOOK_HOST".into(), "local".into()),
                 ("GREETING".into(), "it's me".into()),
             ],
             T,
+            input,
         )
         .await
         .unwrap()
@@ -169,14 +222,44 @@ mod tests {
 
     #[tokio::test]
     async fn stdin_is_empty_and_cannot_swallow_later_commands() {
+        for input in [CommandInput::OwnFd, CommandInput::Stdin] {
+            let mut sh = shell_reading(input).await;
+            assert_eq!(
+                out(&mut sh, "cat; read x; echo \"read=$x status=$?\"")
+                    .await
+                    .0,
+                "read= status=1\n",
+                "{input:?}"
+            );
+            assert_eq!(
+                out(&mut sh, "echo next; echo err >&2").await.0,
+                "next\nerr\n"
+            );
+            assert_eq!(out(&mut sh, "cd /tmp; (exit 4)").await, (String::new(), 4));
+            assert_eq!(out(&mut sh, "pwd").await.0, "/tmp\n");
+            sh.close().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn commands_do_not_inherit_the_protocol_pipe() {
         let mut sh = shell().await;
         assert_eq!(
-            out(&mut sh, "cat; read x; echo \"read=$x status=$?\"")
+            out(
+                &mut sh,
+                "[ -e /proc/self/fd/3 ] && echo open || echo closed"
+            )
+            .await
+            .0,
+            "closed\n"
+        );
+        // A command may use descriptor 3 for its own ends.
+        assert_eq!(
+            out(&mut sh, "exec 3>/dev/null; echo x >&3; exec 3>&-; echo ok")
                 .await
                 .0,
-            "read= status=1\n"
+            "ok\n"
         );
-        assert_eq!(out(&mut sh, "echo next").await.0, "next\n");
         sh.close().await;
     }
 

@@ -5,13 +5,17 @@
 //! else — framing, timeouts, streaming, the output cap — is here, so local and remote hosts
 //! behave the same (STYLE: one session abstraction).
 //!
-//! Protocol. Each command is sent as one line, `eval '<command>' </dev/null 2>&1; __rb_done $?`
-//! (the command single-quoted), and `__rb_done`, defined at start, prints
-//! `\n<NONCE> <status>\n`:
+//! Protocol. The shell reads it from file descriptor 3 while its standard input is
+//! `/dev/null` and its standard error is joined to its standard output
+//! ([`CommandInput::OwnFd`]), so nothing a command reads can swallow the text of later steps.
+//! Each command is sent as one line, `eval '<command>';__rb_done $?` (the command
+//! single-quoted), and `__rb_done`, defined at start, prints `\n<NONCE> <status>\n`:
 //! - `eval` keeps `cd` and `export` in the session, and a syntax error in the command is an
 //!   ordinary non-zero status instead of breaking the framing;
-//! - `</dev/null` gives every command an empty standard input, so nothing it reads can
-//!   swallow the text of later steps;
+//! - where the shell must read the protocol from its standard input (a remote host without
+//!   `/dev/fd`, [`CommandInput::Stdin`]), each command gets `</dev/null 2>&1` instead. The
+//!   first form is the default because a shell reads a pipe one byte at a time and each
+//!   redirection costs it a dozen system calls: a trivial step costs a third less;
 //! - the sentinel is found by scanning the output, never by waiting for end-of-file, so a
 //!   background child that keeps the pipe open cannot hang the run;
 //! - the leading newline lets the sentinel be found after output without a final newline;
@@ -66,8 +70,18 @@ pub struct Ran {
     pub duration: Duration,
 }
 
+/// Where the shell reads the protocol from (see the module's documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommandInput {
+    /// File descriptor 3 (opened as the script `/dev/fd/3`), standard input `/dev/null`.
+    OwnFd,
+    /// Standard input: each command redirects its own.
+    Stdin,
+}
+
 pub struct Shell {
     stdin: Pin<Box<dyn AsyncWrite + Send>>,
+    input: CommandInput,
     stdout: Pin<Box<dyn AsyncRead + Send>>,
     control: Box<dyn ShellControl>,
     nonce: String,
@@ -98,6 +112,7 @@ impl Shell {
     /// `env` exported, and the working directory changed to `cwd` when given.
     pub async fn start(
         stdin: Pin<Box<dyn AsyncWrite + Send>>,
+        input: CommandInput,
         stdout: Pin<Box<dyn AsyncRead + Send>>,
         control: Box<dyn ShellControl>,
         env: &[(String, String)],
@@ -108,6 +123,7 @@ impl Shell {
         let shell_nonce = nonce.clone();
         let mut shell = Shell {
             stdin,
+            input,
             stdout,
             control,
             nonce,
@@ -119,8 +135,14 @@ impl Shell {
         // the step sees N and the next step starts a new session.
         // `__rb_done` frames a status; defining it once keeps each step's text short, which
         // matters because a shell reads a pipe one byte at a time.
+        // The shell reads the protocol through its own descriptor for `/dev/fd/3`: closing 3
+        // keeps commands from inheriting it.
+        let close_input = match input {
+            CommandInput::OwnFd => " 3<&-",
+            CommandInput::Stdin => "",
+        };
         let mut setup = format!(
-            "exec 2>&1\ntrap 'printf \"\\n%s exit %d\\n\" {n} \"$?\"' EXIT\n__rb_done() {{ printf '\\n%s %d\\n' {n} \"$1\"; }}\n",
+            "exec 2>&1{close_input}\ntrap 'printf \"\\n%s exit %d\\n\" {n} \"$?\"' EXIT\n__rb_done() {{ printf '\\n%s %d\\n' {n} \"$1\"; }}\n",
             n = shell_nonce
         );
         for (k, v) in env {
@@ -153,7 +175,11 @@ impl Shell {
         timeout: Duration,
         on_output: &mut (dyn FnMut(&[u8]) + Send),
     ) -> Result<Ran, ShellError> {
-        let script = format!("eval {} </dev/null 2>&1; __rb_done $?\n", quote(command));
+        let redirect = match self.input {
+            CommandInput::OwnFd => "",
+            CommandInput::Stdin => " </dev/null 2>&1",
+        };
+        let script = format!("eval {}{redirect};__rb_done $?\n", quote(command));
         self.run_raw(&script, timeout, on_output).await
     }
 

@@ -20,7 +20,8 @@
 //!
 //! The remote shell. sshd runs our command through the login shell, which we replace at once
 //! with `sh -c`; that prints a handshake line and `exec`s `bash --noprofile --norc` (or `sh`),
-//! which then reads the session protocol from standard input, in the login directory. For a
+//! which then reads the session protocol from the channel (as `/dev/fd/3`, standard input
+//! being `/dev/null`, where the host allows), in the login directory. For a
 //! session without a terminal sshd calls `setsid()` before starting the login shell, so the
 //! shell's PID is also its process group (and session) id; the handshake checks this with
 //! `kill -0 -PID`. A timeout signals that whole group (`kill -TERM -PGID`, then `-KILL`)
@@ -40,7 +41,7 @@ use futures::future::BoxFuture;
 use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder, Stdio};
 use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 
-use super::session::{Shell, ShellControl};
+use super::session::{CommandInput, Shell, ShellControl};
 use crate::project::SshSettings;
 
 /// How long the master stays up with no channel open (which only happens after we are gone).
@@ -58,12 +59,16 @@ const READY: &str = "__RUNBOOK_READY";
 
 /// The remote command. The login shell may be anything, so it only runs `sh -c` with a
 /// script free of single quotes.
+/// The shell reads the protocol from descriptor 3 (see [`CommandInput`]) where `/dev/fd/3`
+/// can be opened (not where /dev/fd is missing, nor for a socket), else from standard input;
+/// the handshake says which (`i`).
 const REMOTE_SHELL: &str = "exec sh -c '\
 if kill -0 -$$ 2>/dev/null; then g=1; else g=0; fi; \
-if command -v bash >/dev/null 2>&1; then s=bash; else s=sh; fi; \
-printf \"%s %s %s %s\\n\" __RUNBOOK_READY $$ $g $s; \
-if [ $s = bash ]; then exec bash --noprofile --norc; fi; \
-exec sh'";
+if command -v bash >/dev/null 2>&1; then s=\"bash --noprofile --norc\"; else s=sh; fi; \
+exec 3<&0; if (: </dev/fd/3) 2>/dev/null; then i=3; else i=0; fi; \
+printf \"%s %s %s %s\\n\" __RUNBOOK_READY $$ $g $i; \
+if [ $i = 3 ]; then exec $s /dev/fd/3 </dev/null; fi; \
+exec $s 3<&-'";
 
 /// Why a host's session could not be started. Each message is one line naming the host and
 /// the fix.
@@ -217,7 +222,7 @@ pub async fn start(
     let stderr = tokio::spawn(collect_start(stderr));
 
     let handshake = tokio::time::timeout(timeout, read_handshake(&mut stdout)).await;
-    let (leader, rest) = match handshake {
+    let (leader, input, rest) = match handshake {
         Ok(Some(found)) => found,
         Ok(None) => {
             // The login shell could not start ours: read why.
@@ -274,6 +279,7 @@ pub async fn start(
     };
     Shell::start(
         Box::pin(stdin),
+        input,
         Box::pin(stdout),
         Box::new(control),
         env,
@@ -308,7 +314,9 @@ struct Leader {
 
 /// Reads up to and including the handshake line; returns the leader and any bytes after it.
 /// `None` when the output ends first.
-async fn read_handshake<R: AsyncRead + Unpin>(r: &mut R) -> Option<(Leader, Vec<u8>)> {
+async fn read_handshake<R: AsyncRead + Unpin>(
+    r: &mut R,
+) -> Option<(Leader, CommandInput, Vec<u8>)> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {
@@ -318,7 +326,11 @@ async fn read_handshake<R: AsyncRead + Unpin>(r: &mut R) -> Option<(Leader, Vec<
                 let mut words = line.split_whitespace().skip(1);
                 let pid = words.next()?.parse().ok()?;
                 let group = words.next() == Some("1");
-                return Some((Leader { pid, group }, buf[at + nl + 1..].to_vec()));
+                let input = match words.next() {
+                    Some("3") => CommandInput::OwnFd,
+                    _ => CommandInput::Stdin,
+                };
+                return Some((Leader { pid, group }, input, buf[at + nl + 1..].to_vec()));
             }
         }
         // Whatever a login shell prints before us is bounded in practice; refuse a flood.
