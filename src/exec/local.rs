@@ -201,6 +201,11 @@ mod tests {
             out(&mut sh, "printf 'no newline'; (exit 7)").await,
             ("no newline".into(), 7)
         );
+        // A tail that looks like the start of the sentinel is output all the same.
+        assert_eq!(
+            out(&mut sh, "printf 'x __RUNBOOK_'").await,
+            ("x __RUNBOOK_".into(), 0)
+        );
         assert_eq!(
             out(&mut sh, "echo out; echo err >&2").await,
             ("out\nerr\n".into(), 0)

@@ -9,7 +9,7 @@
 //! `/dev/null` and its standard error is joined to its standard output
 //! ([`CommandInput::OwnFd`]), so nothing a command reads can swallow the text of later steps.
 //! Each command is sent as one line, `eval '<command>';__rb_done $?` (the command
-//! single-quoted), and `__rb_done`, defined at start, prints `\n<NONCE> <status>\n`:
+//! single-quoted), and `__rb_done`, defined at start, prints `<NONCE> <status>\n`:
 //! - `eval` keeps `cd` and `export` in the session, and a syntax error in the command is an
 //!   ordinary non-zero status instead of breaking the framing;
 //! - where the shell must read the protocol from its standard input (a remote host without
@@ -18,10 +18,11 @@
 //!   redirection costs it a dozen system calls: a trivial step costs a third less;
 //! - the sentinel is found by scanning the output, never by waiting for end-of-file, so a
 //!   background child that keeps the pipe open cannot hang the run;
-//! - the leading newline lets the sentinel be found after output without a final newline;
-//!   it is removed again;
+//! - the sentinel is found wherever it begins, also right after output without a final
+//!   newline (the nonce is random, so output cannot hold it by chance); it is written in one
+//!   piece, so a trivial step costs the reader two wake-ups, not three;
 //! - a command that runs `exit N` ends the shell, but an EXIT trap set at start prints
-//!   `\n<NONCE> exit N\n`: the step gets status N and the session is marked ended, so the
+//!   `<NONCE> exit N\n`: the step gets status N and the session is marked ended, so the
 //!   next step opens a new one.
 
 use std::pin::Pin;
@@ -142,7 +143,7 @@ impl Shell {
             CommandInput::Stdin => "",
         };
         let mut setup = format!(
-            "exec 2>&1{close_input}\ntrap 'printf \"\\n%s exit %d\\n\" {n} \"$?\"' EXIT\n__rb_done() {{ printf '\\n%s %d\\n' {n} \"$1\"; }}\n",
+            "exec 2>&1{close_input}\ntrap 'printf \"%s exit %d\\n\" {n} \"$?\"' EXIT\n__rb_done() {{ printf '%s %d\\n' {n} \"$1\"; }}\n",
             n = shell_nonce
         );
         for (k, v) in env {
@@ -244,7 +245,7 @@ impl Shell {
         &mut self,
         on_output: &mut (dyn FnMut(&[u8]) + Send),
     ) -> Result<(Vec<u8>, i32), ShellError> {
-        let marker = format!("\n{} ", self.nonce).into_bytes();
+        let marker = format!("{} ", self.nonce).into_bytes();
         let mut buf = std::mem::take(&mut self.pending);
         let mut scanned = 0; // bytes of `buf` known not to start the marker
         let mut streamed = 0; // bytes of `buf` already given to `on_output`
@@ -272,12 +273,10 @@ impl Shell {
             } else {
                 // No marker yet: it can only begin within the last `marker.len() - 1` bytes.
                 scanned = buf.len().saturating_sub(marker.len() - 1);
-                // Show everything but a tail that could begin the marker (it starts with the
-                // only newline in it).
-                let hold_from = match memchr::memrchr(b'\n', &buf[scanned..]) {
-                    Some(i) if marker.starts_with(&buf[scanned + i..]) => scanned + i,
-                    _ => buf.len(),
-                };
+                // Show everything but the longest tail that could begin the marker.
+                let hold_from = (scanned..buf.len())
+                    .find(|&i| marker.starts_with(&buf[i..]))
+                    .unwrap_or(buf.len());
                 if hold_from > streamed {
                     on_output(&buf[streamed..hold_from]);
                     streamed = hold_from;

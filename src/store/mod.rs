@@ -9,19 +9,21 @@
 //!
 //! A plain SQLite 3 database that you can open with the `sqlite3` shell. It is in WAL mode,
 //! so readers never wait for a run and a run never waits for readers; `runs.sqlite-wal` and
-//! `runs.sqlite-shm` sit beside it (to copy the store, copy the three together, or first run
-//! `sqlite3 .runbook/runs.sqlite 'PRAGMA wal_checkpoint(TRUNCATE)'`). The schema version is
+//! `runs.sqlite-shm` sit beside it and stay between runs: SQLite folds the log into the main
+//! file whenever it reaches 1000 pages, so a run does not wait for that as it ends. To copy
+//! the store, copy the three together, or first run
+//! `sqlite3 .runbook/runs.sqlite 'PRAGMA wal_checkpoint(TRUNCATE)'`. The schema version is
 //! `PRAGMA user_version` (now 1); `runbook` migrates older files forward and refuses newer
 //! ones. `.runbook/` is created on the first write, with a `.gitignore` holding `*`, so the
 //! store never lands in git.
 //!
 //! Writes are short `BEGIN IMMEDIATE` transactions, with a busy timeout of 10 s, so two runs
 //! at once (two terminals, or the site and a headless run) both record. A result is committed
-//! as soon as its step ends, except that commits are at least 2 ms apart: results of steps
-//! that end within 2 ms of the last commit wait for the next one and share it (a commit costs
-//! as much as a trivial step). A run killed part-way, even with `SIGKILL`, thus leaves every
-//! step recorded that ended more than 2 ms before, and the run marked incomplete
-//! (`complete = 0`, `ended_at` NULL).
+//! as soon as its step ends, except that commits are at least 20 ms apart: results of steps
+//! that end within 20 ms of the last commit wait for the next one and share it (a commit
+//! costs more than a trivial step, and rewrites the index pages it touches). A run killed
+//! part-way, even with `SIGKILL`, thus leaves every step recorded that ended more than 20 ms
+//! before, and the run marked incomplete (`complete = 0`, `ended_at` NULL).
 //! Commits are not synced to disk one by one (`synchronous = NORMAL`): a power cut may lose
 //! the last results, never the file.
 //!

@@ -9,6 +9,7 @@ use std::io::Read;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 
 use super::{StoreError, BUSY_TIMEOUT, SCHEMA_VERSION};
@@ -134,6 +135,10 @@ pub fn open(path: &Path, mode: Mode) -> Result<Option<Connection>, StoreError> {
             check_version(&conn)?;
             set_wal(&conn)?;
             conn.pragma_update(None, "synchronous", "NORMAL")?;
+            // Closing would otherwise fold the whole log into the file, with two syncs, as the
+            // run ends; SQLite does it anyway, in the writer thread, once the log holds 1000
+            // pages.
+            conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
             let mut conn = conn;
             migrate(&mut conn)?;
             Ok(Some(conn))

@@ -28,7 +28,7 @@ pub struct StoreSink {
 }
 
 /// The shortest time between two commits of one run's records.
-pub const COMMIT_INTERVAL: Duration = Duration::from_millis(2);
+pub const COMMIT_INTERVAL: Duration = Duration::from_millis(20);
 
 /// One queued write, owning its data.
 enum Record {
@@ -64,7 +64,8 @@ impl StoreSink {
                     if let Some(wait) =
                         last_commit.and_then(|at| COMMIT_INTERVAL.checked_sub(at.elapsed()))
                     {
-                        std::thread::sleep(wait);
+                        // `flush` cuts the wait short: the run is over.
+                        std::thread::park_timeout(wait);
                     }
                     let batch: Vec<Record> = std::iter::once(first).chain(rx.try_iter()).collect();
                     let mut conn = conn.lock().unwrap_or_else(|e| e.into_inner());
@@ -114,6 +115,7 @@ impl StoreSink {
     fn flush(&self) {
         self.queue.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(w) = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            w.thread().unpark();
             let _ = w.join();
         }
     }
