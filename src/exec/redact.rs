@@ -48,7 +48,8 @@ impl Redactor {
     }
 }
 
-/// Redacts a stream of chunks: holds back a tail that could be the start of a secret.
+/// Redacts a stream of chunks: holds back a tail that could be the start of a secret, and
+/// the first bytes of a character the next chunk completes (a read can end inside one).
 pub struct RedactingStream<'a> {
     redactor: &'a Redactor,
     held: Vec<u8>,
@@ -58,12 +59,10 @@ impl RedactingStream<'_> {
     /// Takes a chunk, returns the text that is safe to show now.
     pub fn push(&mut self, chunk: &[u8]) -> String {
         self.held.extend_from_slice(chunk);
+        let text = self.take_complete();
         if self.redactor.is_empty() {
-            let out = String::from_utf8_lossy(&self.held).into_owned();
-            self.held.clear();
-            return out;
+            return text;
         }
-        let text = String::from_utf8_lossy(&self.held).into_owned();
         // Keep back the last (longest - 1) bytes, which could begin a secret.
         let keep = self.redactor.longest().saturating_sub(1);
         let mut cut = text.len().saturating_sub(keep);
@@ -72,7 +71,10 @@ impl RedactingStream<'_> {
         }
         // Do not cut through a secret that starts before `cut` and ends after it.
         for (v, _) in &self.redactor.secrets {
-            let start_min = cut.saturating_sub(v.len() - 1);
+            let mut start_min = cut.saturating_sub(v.len() - 1);
+            while !text.is_char_boundary(start_min) {
+                start_min -= 1;
+            }
             for (i, _) in text[start_min..].match_indices(v.as_str()) {
                 let s = start_min + i;
                 if s < cut && s + v.len() > cut {
@@ -81,8 +83,20 @@ impl RedactingStream<'_> {
             }
         }
         let out = self.redactor.redact(&text[..cut]).into_owned();
-        self.held = text.as_bytes()[cut..].to_vec();
+        let mut held = text.as_bytes()[cut..].to_vec();
+        held.append(&mut self.held);
+        self.held = held;
         out
+    }
+
+    /// Takes the held bytes as text, but for a character at their end that the next chunk
+    /// may complete (invalid bytes show as U+FFFD).
+    fn take_complete(&mut self) -> String {
+        let rest = self.held.split_off(incomplete_tail(&self.held));
+        match String::from_utf8(std::mem::replace(&mut self.held, rest)) {
+            Ok(text) => text,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        }
     }
 
     /// Everything still held back.
@@ -91,6 +105,26 @@ impl RedactingStream<'_> {
         self.held.clear();
         self.redactor.redact(&text).into_owned()
     }
+}
+
+/// Where the last character of `bytes` starts if it is incomplete (its lead byte announces
+/// more bytes than follow), else `bytes.len()`.
+fn incomplete_tail(bytes: &[u8]) -> usize {
+    let n = bytes.len();
+    for back in 1..=n.min(3) {
+        let b = bytes[n - back];
+        if b & 0xC0 == 0x80 {
+            continue; // a continuation byte: the lead is further back
+        }
+        let width = match b {
+            0xC0..=0xDF => 2,
+            0xE0..=0xEF => 3,
+            0xF0..=0xF7 => 4,
+            _ => 1,
+        };
+        return if width > back { n - back } else { n };
+    }
+    n
 }
 
 #[cfg(test)]
@@ -120,5 +154,30 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// A read can end inside a character (Chinese output, 3 bytes each): the streamed text
+    /// must still be the text, with or without secrets, and invalid bytes show as U+FFFD.
+    #[test]
+    fn characters_split_across_chunks_stay_whole() {
+        let plain = Redactor::new(&[]);
+        let secret = Redactor::new(&[("PASS".into(), "密码值".into())]);
+        let text = "时间同步 密码值 ok\n";
+        for (r, want) in [(&plain, text), (&secret, "时间同步 [secret:PASS] ok\n")] {
+            for split in 0..text.len() {
+                for split2 in split..text.len() {
+                    let mut s = r.stream();
+                    let mut out = s.push(&text.as_bytes()[..split]);
+                    out += &s.push(&text.as_bytes()[split..split2]);
+                    out += &s.push(&text.as_bytes()[split2..]);
+                    out += &s.finish();
+                    assert_eq!(out, want, "{split} {split2}");
+                }
+            }
+        }
+        let mut s = plain.stream();
+        let mut out = s.push(b"a\xffb\xe6\x97");
+        out += &s.finish();
+        assert_eq!(out, "a\u{fffd}b\u{fffd}");
     }
 }

@@ -753,7 +753,7 @@ async fn attempt(shell: &mut Shell, on: &OnHost<'_>) -> Result<Attempt, ShellErr
                     ExitSpec::Code(0)
                 };
                 let (actual, code) = run_streamed(shell, on, &cmd.text).await?;
-                let verdict = matcher::check(&cmd.expected.text(), &actual, &cmd.expected.spec);
+                let mut verdict = matcher::check(&cmd.expected.text(), actual, &cmd.expected.spec);
                 let heading_at = cmd
                     .expected
                     .lines
@@ -769,7 +769,11 @@ async fn attempt(shell: &mut Shell, on: &OnHost<'_>) -> Result<Attempt, ShellErr
                     &crate::matcher::normalize(&cmd.expected.text()),
                     multi,
                 );
-                push_text(&mut a.actual, &verdict.actual, multi);
+                if multi {
+                    push_text(&mut a.actual, &verdict.actual, multi);
+                } else {
+                    a.actual = std::mem::take(&mut verdict.actual);
+                }
                 a.exit_code = Some(code);
                 let exit_ok = want.accepts(code);
                 record(
@@ -795,9 +799,9 @@ async fn attempt(shell: &mut Shell, on: &OnHost<'_>) -> Result<Attempt, ShellErr
             let exit_ok = step.exit.accepts(code);
             match expected {
                 Some(e) => {
-                    let verdict = matcher::check(&e.text(), &actual, &e.spec);
+                    let mut verdict = matcher::check(&e.text(), actual, &e.spec);
                     a.expected = crate::matcher::normalize(&e.text());
-                    a.actual = verdict.actual.clone();
+                    a.actual = std::mem::take(&mut verdict.actual);
                     let at = e
                         .lines
                         .first()
@@ -815,7 +819,7 @@ async fn attempt(shell: &mut Shell, on: &OnHost<'_>) -> Result<Attempt, ShellErr
                 None => {
                     let verdict = matcher::check(
                         "",
-                        &actual,
+                        actual,
                         &MatchSpec {
                             mode: matcher::MatchMode::Any,
                             ..Default::default()

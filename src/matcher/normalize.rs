@@ -50,6 +50,16 @@ pub fn normalize(raw: &str) -> String {
     out
 }
 
+/// [`normalize`] of an owned text: a clean one (most output) is trimmed in place, not copied.
+pub fn normalize_owned(mut raw: String) -> String {
+    if is_clean(&raw) {
+        let kept = raw.trim_end_matches('\n').len();
+        raw.truncate(kept);
+        return raw;
+    }
+    normalize(&raw)
+}
+
 /// No escapes or controls, no `\r`, and no line ending in white space (a non-ASCII byte before
 /// a line end counts as maybe: it could be Unicode white space).
 fn is_clean(raw: &str) -> bool {

@@ -305,7 +305,7 @@ fn one_drifted_line_among_wildcards_shows_alone() {
     }
     let verdict = check(
         &expected.join("\n"),
-        &actual.join("\n"),
+        actual.join("\n"),
         &spec(MatchMode::Exact),
     );
     assert!(!verdict.passed);
@@ -409,14 +409,14 @@ fn table_offset_beyond_tolerance() {
 fn table_row_count() {
     let expected = ntp_table(&[HEALTHY]);
     let extra = "+controller3     10.0.0.3         3 u   40  128  377    0.500    1.000   0.100";
-    let verdict = check(&expected, &ntp_table(&[HEALTHY, extra]), &ntp());
+    let verdict = check(&expected, ntp_table(&[HEALTHY, extra]), &ntp());
     assert!(!verdict.passed);
     assert_eq!(verdict.notes, ["the table has 2 rows, expected 1"]);
     assert_eq!(verdict.rewritten, ntp_table(&[HEALTHY, extra]));
     assert_rewrite_passes(&verdict, &ntp_table(&[HEALTHY, extra]), &ntp());
     assert_eq!(changes(&verdict.diff), [format!("+{extra}")]);
 
-    let verdict = check(&expected, &ntp_table(&[]), &ntp());
+    let verdict = check(&expected, ntp_table(&[]), &ntp());
     assert!(!verdict.passed);
     assert_eq!(verdict.notes, ["the table has 0 rows, expected 1"]);
     assert_eq!(verdict.rewritten, ntp_table(&[]));
@@ -696,6 +696,44 @@ fn a_drifted_line_keeps_its_wildcards_where_they_still_fit() {
         assert!(
             check(&v.rewritten, actual, &spec).passed,
             "{rewritten} must match {actual}"
+        );
+    }
+}
+
+/// The default mode's matcher walks the output by byte offset and skips to the next line equal
+/// to the literal after a `...`; it must decide exactly as a plain recursive match over the
+/// list of lines does, for every mix of `...`, literals, blank lines and `[..]`.
+#[test]
+fn default_mode_agrees_with_a_plain_recursive_match() {
+    use rand::{Rng, SeedableRng};
+    fn reference(patterns: &[LinePattern], lines: &[&str]) -> bool {
+        match patterns.split_first() {
+            None => lines.is_empty(),
+            Some((LinePattern::AnyLines, rest)) => {
+                (0..=lines.len()).any(|k| reference(rest, &lines[k..]))
+            }
+            Some((p, rest)) => {
+                !lines.is_empty() && p.matches(lines[0]) && reference(rest, &lines[1..])
+            }
+        }
+    }
+    let words = ["a", "b", "ab", "", "a b", "...", "[..]", "a[..]", "b a"];
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    for _ in 0..20_000 {
+        let mut pick = |n: usize, allow_dots: bool| -> Vec<&str> {
+            (0..rng.gen_range(0..n))
+                .map(|_| words[rng.gen_range(0..if allow_dots { words.len() } else { 5 })])
+                .collect()
+        };
+        let expected = pick(6, true).join("\n");
+        let actual = pick(8, false).join("\n");
+        let verdict = check(&expected, actual.as_str(), &spec(MatchMode::Exact));
+        let (exp_norm, act_norm) = (normalize(&expected), normalize(&actual));
+        let patterns = parse_all(&lines(&exp_norm), false, true);
+        assert_eq!(
+            verdict.passed,
+            reference(&patterns, &lines(&act_norm)),
+            "expected {expected:?} actual {actual:?}"
         );
     }
 }
