@@ -753,7 +753,8 @@ async fn attempt(shell: &mut Shell, on: &OnHost<'_>) -> Result<Attempt, ShellErr
                     ExitSpec::Code(0)
                 };
                 let (actual, code) = run_streamed(shell, on, &cmd.text).await?;
-                let mut verdict = matcher::check(&cmd.expected.text(), actual, &cmd.expected.spec);
+                let expected_text = cmd.expected.text();
+                let mut verdict = matcher::check(&expected_text, actual, &cmd.expected.spec);
                 let heading_at = cmd
                     .expected
                     .lines
@@ -766,7 +767,7 @@ async fn attempt(shell: &mut Shell, on: &OnHost<'_>) -> Result<Attempt, ShellErr
                 }
                 push_text(
                     &mut a.expected,
-                    &crate::matcher::normalize(&cmd.expected.text()),
+                    &crate::matcher::normalize(&expected_text),
                     multi,
                 );
                 if multi {
@@ -799,8 +800,9 @@ async fn attempt(shell: &mut Shell, on: &OnHost<'_>) -> Result<Attempt, ShellErr
             let exit_ok = step.exit.accepts(code);
             match expected {
                 Some(e) => {
-                    let mut verdict = matcher::check(&e.text(), actual, &e.spec);
-                    a.expected = crate::matcher::normalize(&e.text());
+                    let expected_text = e.text();
+                    let mut verdict = matcher::check(&expected_text, actual, &e.spec);
+                    a.expected = crate::matcher::normalize(&expected_text);
                     a.actual = std::mem::take(&mut verdict.actual);
                     let at = e
                         .lines
