@@ -8,8 +8,9 @@
 //! Protocol. The shell reads it from file descriptor 3 while its standard input is
 //! `/dev/null` and its standard error is joined to its standard output
 //! ([`CommandInput::OwnFd`]), so nothing a command reads can swallow the text of later steps.
-//! Each command is sent as one line, `eval '<command>';__rb_done $?` (the command
-//! single-quoted), and `__rb_done`, defined at start, prints `<NONCE> <status>\n`:
+//! Each command is sent as one line, `eval '<command>';__rb` (the command single-quoted),
+//! and `__rb`, defined at start, prints `<NONCE> <status>\n` with the status the command left
+//! in `$?` (a function sees the caller's `$?` as it starts):
 //! - `eval` keeps `cd` and `export` in the session, and a syntax error in the command is an
 //!   ordinary non-zero status instead of breaking the framing;
 //! - where the shell must read the protocol from its standard input (a remote host without
@@ -134,7 +135,7 @@ impl Shell {
         };
         // A command that runs `exit N` ends the session; the trap still frames its status, so
         // the step sees N and the next step starts a new session.
-        // `__rb_done` frames a status; defining it once keeps each step's text short, which
+        // `__rb` frames a status; defining it once keeps each step's text short, which
         // matters because a shell reads a pipe one byte at a time.
         // The shell reads the protocol through its own descriptor for `/dev/fd/3`: closing 3
         // keeps commands from inheriting it.
@@ -143,7 +144,7 @@ impl Shell {
             CommandInput::Stdin => "",
         };
         let mut setup = format!(
-            "exec 2>&1{close_input}\ntrap 'printf \"%s exit %d\\n\" {n} \"$?\"' EXIT\n__rb_done() {{ printf '%s %d\\n' {n} \"$1\"; }}\n",
+            "exec 2>&1{close_input}\ntrap 'printf \"%s exit %d\\n\" {n} \"$?\"' EXIT\n__rb() {{ printf '%s %d\\n' {n} \"$?\"; }}\n",
             n = shell_nonce
         );
         for (k, v) in env {
@@ -152,7 +153,7 @@ impl Shell {
         if let Some(dir) = cwd {
             setup.push_str(&format!("cd {} || exit 97\n", quote(dir)));
         }
-        setup.push_str("__rb_done $?\n");
+        setup.push_str("__rb\n");
         // The setup runs as a plain command so that its completion is framed like any other.
         let ran = shell.run_raw(&setup, timeout, &mut |_| {}).await?;
         if ran.exit_code != 0 {
@@ -180,7 +181,7 @@ impl Shell {
             CommandInput::OwnFd => "",
             CommandInput::Stdin => " </dev/null 2>&1",
         };
-        let script = format!("eval {}{redirect};__rb_done $?\n", quote(command));
+        let script = format!("eval {}{redirect};__rb\n", quote(command));
         self.run_raw(&script, timeout, on_output).await
     }
 
