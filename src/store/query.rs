@@ -46,8 +46,10 @@ impl Filter {
             for p in prefixes {
                 values.push(Value::Text(p));
                 let n = values.len();
+                // The file itself, or anything under it as a folder: the paths from `P/` up
+                // to `P0` (`0` follows `/`), a range the indexes can seek.
                 any.push(format!(
-                    "{t}.runbook = ?{n} OR substr({t}.runbook, 1, length(?{n}) + 1) = ?{n} || '/'"
+                    "{t}.runbook = ?{n} OR ({t}.runbook >= ?{n} || '/' AND {t}.runbook < ?{n} || '0')"
                 ));
             }
             sql.push_str(&format!(" AND ({})", any.join(" OR ")));
@@ -64,22 +66,31 @@ pub fn latest(conn: &Connection, filter: &Filter) -> rusqlite::Result<Vec<Latest
     let mut values = Vec::new();
     let clause = filter.clause("r", true, &mut values);
     // Steps that --only/--from left out were not tried: they keep their earlier result.
+    // Each step's latest result and last pass are found by walking `results_by_step` back
+    // from its newest entry, so a page costs the same after a year of nightly runs; only the
+    // list of steps reads the whole index (keys, not rows).
     let sql = format!(
-        "WITH ranked AS (
-             SELECT r.*, row_number() OVER (PARTITION BY r.runbook, r.step, r.host ORDER BY r.id DESC) AS rn
-               FROM results r
-              WHERE (r.skip_reason IS NULL OR r.skip_reason <> 'not_selected'){clause}
+        "WITH steps AS (
+             SELECT DISTINCT r.runbook, r.step, r.host FROM results r WHERE 1{clause}
+         ), latest AS (
+             SELECT (SELECT x.id FROM results x
+                      WHERE x.runbook = s.runbook AND x.step = s.step AND x.host = s.host
+                        AND (x.skip_reason IS NULL OR x.skip_reason <> 'not_selected')
+                      ORDER BY x.id DESC LIMIT 1) AS id,
+                    (SELECT p.started_at FROM results p
+                      WHERE p.runbook = s.runbook AND p.step = s.step AND p.host = s.host
+                        AND p.status = 'passed'
+                      ORDER BY p.id DESC LIMIT 1) AS last_passed
+               FROM steps s
          )
          SELECT k.runbook, k.step, k.host, k.line, k.status, k.skip_reason, k.started_at,
-                (SELECT max(p.started_at) FROM results p
-                  WHERE p.runbook = k.runbook AND p.step = k.step AND p.host = k.host
-                    AND p.status = 'passed') AS last_passed,
+                l.last_passed,
                 k.run_id, k.exit_code, k.duration_ms, k.attempts, k.expected, k.actual, k.diff,
                 k.message, m.checked, k.notes
-           FROM ranked k
+           FROM latest l
+           JOIN results k ON k.id = l.id
            LEFT JOIN manual_checks m
              ON m.runbook = k.runbook AND m.step = k.step AND m.host = k.host
-          WHERE k.rn = 1
           ORDER BY k.runbook, k.line, k.step, k.host"
     );
     let mut stmt = conn.prepare(&sql)?;
