@@ -47,8 +47,23 @@ pub fn execute(args: &ServeArgs) -> Exit {
     exit
 }
 
+/// Connections the kernel holds for us while every worker is busy. `TcpListener::bind` asks
+/// for 128: a class opening the tutorial at once overflowed it, and each dropped connection
+/// waited a second for its retry.
+const LISTEN_BACKLOG: u32 = 1024;
+
+fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 async fn serve(ws: crate::lint::Workspace, args: &ServeArgs) -> Exit {
-    let listener = match tokio::net::TcpListener::bind(args.addr).await {
+    let listener = match listen(args.addr) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("runbook serve: cannot listen on {}: {e}", args.addr);
