@@ -13,7 +13,7 @@
 //! file whenever it reaches 1000 pages, so a run does not wait for that as it ends. To copy
 //! the store, copy the three together, or first run
 //! `sqlite3 .runbook/runs.sqlite 'PRAGMA wal_checkpoint(TRUNCATE)'`. The schema version is
-//! `PRAGMA user_version` (now 1); `runbook` migrates older files forward and refuses newer
+//! `PRAGMA user_version` (now 2); `runbook` migrates older files forward and refuses newer
 //! ones. `.runbook/` is created on the first write, with a `.gitignore` holding `*`, so the
 //! store never lands in git.
 //!
@@ -74,9 +74,18 @@
 //! character boundary and ends with the line `[runbook: N more bytes not stored]`. Secrets are
 //! already replaced by `[secret:NAME]` when output reaches the store.
 //!
+//! `latest`: one row per step and host that has been tried (`runbook`, `step`, `host`,
+//! `result_id`: its newest result, `last_passed`: `started_at` of its newest passed result,
+//! NULL if it never passed), updated with each result. A step that `--only`/`--from` left out
+//! of a run is not updated: it keeps the result it was last tried in. The site, `history` and
+//! `build` read this table, so their cost follows the number of steps, not the history.
+//!
 //! `manual_checks`: manual steps ticked in the site, the current state of each
 //! (`runbook`, `step`, `host`, `checked` 0 or 1, `at`, `user`).
 //!
+//! Indexes: `results_by_run` (`run_id`), and the primary keys. Version 1 had two more on
+//! `results`; version 2 replaced them with `latest` (every run of a long runbook rewrote pages
+//! all over the one by step, and it grew with the history).
 //! # Queries
 //!
 //! ```sh
@@ -84,9 +93,8 @@
 //! ```
 //! ```sql
 //! -- When did step ntp-peers of runbooks/ntp.md last pass on controller3?
-//! SELECT max(started_at) FROM results
-//!  WHERE runbook = 'runbooks/ntp.md' AND step = 'ntp-peers' AND host = 'controller3'
-//!    AND status = 'passed';
+//! SELECT last_passed FROM latest
+//!  WHERE runbook = 'runbooks/ntp.md' AND step = 'ntp-peers' AND host = 'controller3';
 //! -- The last ten runs, newest first.
 //! SELECT id, started_at, origin, user, exit_status, complete, command
 //!   FROM runs ORDER BY id DESC LIMIT 10;
@@ -123,7 +131,7 @@ pub use query::Filter;
 pub use record::StoreSink;
 
 /// The schema version this build writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// How long a write waits for another process's write to end.
 pub const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);

@@ -25,7 +25,8 @@ pub enum Mode {
 const MAGIC: &[u8; 16] = b"SQLite format 3\0";
 
 /// The schema, one entry per version: entry `i` takes `user_version` `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[r#"
+pub(super) const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE runs (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
     started_at  TEXT    NOT NULL,
@@ -79,7 +80,34 @@ CREATE TABLE manual_checks (
     user        TEXT    NOT NULL,
     PRIMARY KEY (runbook, step, host)
 );
-"#];
+"#,
+    // 2: each step's latest result in a table of its own, upserted as results come. It replaces
+    // the index over (runbook, step, host, id), which every run of a long runbook touched all
+    // over (a page of WAL per few steps) and which grew with the history, and the index over
+    // (runbook, host, run_id); `requires` finds runs through `run_runbooks` and `results_by_run`.
+    r#"
+CREATE TABLE latest (
+    runbook     TEXT    NOT NULL,
+    step        TEXT    NOT NULL,
+    host        TEXT    NOT NULL,
+    result_id   INTEGER NOT NULL REFERENCES results(id),
+    last_passed TEXT,
+    PRIMARY KEY (runbook, step, host)
+) WITHOUT ROWID;
+INSERT INTO latest (runbook, step, host, result_id, last_passed)
+SELECT r.runbook, r.step, r.host, r.id,
+       (SELECT p.started_at FROM results p
+         WHERE p.runbook = r.runbook AND p.step = r.step AND p.host = r.host
+           AND p.status = 'passed'
+         ORDER BY p.id DESC LIMIT 1)
+  FROM results r
+ WHERE r.id IN (SELECT max(x.id) FROM results x
+                 WHERE x.skip_reason IS NULL OR x.skip_reason <> 'not_selected'
+                 GROUP BY x.runbook, x.step, x.host);
+DROP INDEX results_by_step;
+DROP INDEX results_by_host;
+"#,
+];
 
 /// Opens (and for `Write`, creates and migrates) the store at `path`.
 pub fn open(path: &Path, mode: Mode) -> Result<Option<Connection>, StoreError> {

@@ -64,33 +64,18 @@ impl Filter {
 
 pub fn latest(conn: &Connection, filter: &Filter) -> rusqlite::Result<Vec<LatestResult>> {
     let mut values = Vec::new();
-    let clause = filter.clause("r", true, &mut values);
-    // Steps that --only/--from left out were not tried: they keep their earlier result.
-    // Each step's latest result and last pass are found by walking `results_by_step` back
-    // from its newest entry, so a page costs the same after a year of nightly runs; only the
-    // list of steps reads the whole index (keys, not rows).
+    let clause = filter.clause("l", true, &mut values);
+    // `latest` holds each step's latest tried result (see the schema).
     let sql = format!(
-        "WITH steps AS (
-             SELECT DISTINCT r.runbook, r.step, r.host FROM results r WHERE 1{clause}
-         ), latest AS (
-             SELECT (SELECT x.id FROM results x
-                      WHERE x.runbook = s.runbook AND x.step = s.step AND x.host = s.host
-                        AND (x.skip_reason IS NULL OR x.skip_reason <> 'not_selected')
-                      ORDER BY x.id DESC LIMIT 1) AS id,
-                    (SELECT p.started_at FROM results p
-                      WHERE p.runbook = s.runbook AND p.step = s.step AND p.host = s.host
-                        AND p.status = 'passed'
-                      ORDER BY p.id DESC LIMIT 1) AS last_passed
-               FROM steps s
-         )
-         SELECT k.runbook, k.step, k.host, k.line, k.status, k.skip_reason, k.started_at,
+        "SELECT k.runbook, k.step, k.host, k.line, k.status, k.skip_reason, k.started_at,
                 l.last_passed,
                 k.run_id, k.exit_code, k.duration_ms, k.attempts, k.expected, k.actual, k.diff,
                 k.message, m.checked, k.notes
            FROM latest l
-           JOIN results k ON k.id = l.id
+           JOIN results k ON k.id = l.result_id
            LEFT JOIN manual_checks m
-             ON m.runbook = k.runbook AND m.step = k.step AND m.host = k.host
+             ON m.runbook = l.runbook AND m.step = l.step AND m.host = l.host
+          WHERE 1{clause}
           ORDER BY k.runbook, k.line, k.step, k.host"
     );
     let mut stmt = conn.prepare(&sql)?;
@@ -247,8 +232,10 @@ pub fn check_requires(
     for host in hosts {
         let run: Option<i64> = conn
             .query_row(
-                "SELECT run_id FROM results WHERE runbook = ?1 AND host = ?2 \
-                 ORDER BY run_id DESC LIMIT 1",
+                "SELECT b.run_id FROM run_runbooks b WHERE b.runbook = ?1 \
+                    AND EXISTS (SELECT 1 FROM results r \
+                                 WHERE r.run_id = b.run_id AND r.runbook = ?1 AND r.host = ?2) \
+                  ORDER BY b.run_id DESC LIMIT 1",
                 params![runbook, host],
                 |r| r.get(0),
             )

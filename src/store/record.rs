@@ -11,7 +11,7 @@ use rusqlite::{params, Connection, Transaction, TransactionBehavior};
 use super::TEXT_CAP;
 use crate::diag::Exit;
 use crate::exec::runner::{Event, Sink};
-use crate::outcome::StepResult;
+use crate::outcome::{SkipReason, Status, StepResult};
 
 /// Records a run's events in the store. The runner only queues each record; a writer thread
 /// commits whatever is queued in one short transaction, so recording costs the run almost
@@ -203,6 +203,7 @@ fn insert_result(
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_default()
     });
+    let started_at = normalize_time(&r.started_at);
     tx.prepare_cached(
         "INSERT INTO results (run_id, runbook, step, host, line, status, skip_reason, exit_code, \
          duration_ms, attempts, expected, actual, diff, message, notes, started_at, ended_at) \
@@ -224,8 +225,23 @@ fn insert_result(
         cap(&r.diff),
         r.message,
         r.notes.join("\n"),
-        normalize_time(&r.started_at),
+        started_at,
         now(),
+    ])?;
+    // A step that --only/--from left out was not tried: its latest result stays.
+    if r.skip_reason == Some(SkipReason::NotSelected) {
+        return Ok(());
+    }
+    let passed_at = (r.status == Status::Passed).then_some(started_at.as_str());
+    tx.prepare_cached(
+        "INSERT INTO latest (runbook, step, host, result_id, last_passed)          VALUES (?1, ?2, ?3, ?4, ?5)          ON CONFLICT (runbook, step, host) DO UPDATE SET result_id = excluded.result_id,          last_passed = coalesce(excluded.last_passed, latest.last_passed)",
+    )?
+    .execute(params![
+        runbook,
+        r.id,
+        r.host,
+        tx.last_insert_rowid(),
+        passed_at
     ])
     .map(drop)
 }
@@ -290,19 +306,24 @@ pub fn now() -> String {
 }
 
 fn format_time(t: time::OffsetDateTime) -> String {
-    // Written out rather than through a format description: this runs twice per result, and
-    // the interpreter of descriptions cost ten times as much.
+    // Digits pushed by hand: this runs twice per result, and both `format!` with padding and
+    // the `time` crate's format descriptions cost thousands of instructions a call.
     let t = t.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.millisecond()
-    )
+    let mut out = String::with_capacity(24);
+    let mut digits = |value: u32, width: u32, after: char| {
+        for place in (0..width).rev() {
+            out.push(char::from(b'0' + (value / 10u32.pow(place) % 10) as u8));
+        }
+        out.push(after);
+    };
+    digits(t.year().clamp(0, 9999) as u32, 4, '-');
+    digits(u8::from(t.month()).into(), 2, '-');
+    digits(t.day().into(), 2, 'T');
+    digits(t.hour().into(), 2, ':');
+    digits(t.minute().into(), 2, ':');
+    digits(t.second().into(), 2, '.');
+    digits(t.millisecond().into(), 3, 'Z');
+    out
 }
 
 /// An RFC 3339 time in the store's format; kept as given if it does not parse.

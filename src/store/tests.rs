@@ -272,3 +272,69 @@ fn latest_results_keep_the_matcher_notes() {
         ]
     );
 }
+
+/// A version-1 store (results, no `latest` table) is migrated in place: each step keeps the
+/// latest result it was tried in and when it last passed, as the version-1 queries gave them.
+#[test]
+fn version_1_store_migrates_to_the_latest_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("runs.sqlite");
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(super::open::MIGRATIONS[0]).unwrap();
+        c.pragma_update(None, "user_version", 1).unwrap();
+        c.execute(
+            "INSERT INTO runs (started_at, origin, command, user, machine, pid) \
+             VALUES ('2026-01-01T00:00:00.000Z', 'cli', 'runbook run', 'u', 'm', 1)",
+            [],
+        )
+        .unwrap();
+        let insert = |step: &str, status: &str, skip: Option<&str>, at: &str| {
+            c.execute(
+                "INSERT INTO results (run_id, runbook, step, host, line, status, skip_reason, \
+                 duration_ms, attempts, expected, actual, diff, notes, started_at, ended_at) \
+                 VALUES (1, 'r.md', ?1, 'local', 1, ?2, ?3, 0, 1, '', '', '', '', ?4, ?4)",
+                rusqlite::params![step, status, skip, at],
+            )
+            .unwrap();
+        };
+        insert("a", "passed", None, "2026-01-01T00:00:00.000Z");
+        insert("a", "failed", None, "2026-01-02T00:00:00.000Z");
+        insert(
+            "a",
+            "skipped",
+            Some("not_selected"),
+            "2026-01-03T00:00:00.000Z",
+        );
+        insert(
+            "b",
+            "skipped",
+            Some("not_selected"),
+            "2026-01-03T00:00:00.000Z",
+        );
+    }
+    let store = Store::open_path(&path, Mode::Write).unwrap();
+    let latest = store.latest(None, None).unwrap();
+    // `b` was never tried; `a` failed last, after passing once.
+    assert_eq!(latest.len(), 1, "{latest:?}");
+    assert_eq!(latest[0].step, "a");
+    assert_eq!(latest[0].status, "failed");
+    assert_eq!(latest[0].when, "2026-01-02T00:00:00.000Z");
+    assert_eq!(
+        latest[0].last_passed.as_deref(),
+        Some("2026-01-01T00:00:00.000Z")
+    );
+    // New results go on from there.
+    record(
+        &store,
+        "r.md",
+        &[result("a", "local", Status::Passed)],
+        true,
+    );
+    let latest = store.latest(None, None).unwrap();
+    assert_eq!(latest[0].status, "passed");
+    assert_ne!(
+        latest[0].last_passed.as_deref(),
+        Some("2026-01-01T00:00:00.000Z")
+    );
+}

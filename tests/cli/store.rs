@@ -96,7 +96,7 @@ fn run_recorded_with_every_field() {
     let version: i64 = c
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 1);
+    assert_eq!(version, 2);
     let mode: String = c
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap();
@@ -482,7 +482,7 @@ fn newer_schema_refused_unchanged() {
     }
     assert_refused(
         &p,
-        "the run store has schema version 99, newer than this runbook knows (1)",
+        "the run store has schema version 99, newer than this runbook knows (2)",
     );
 }
 
