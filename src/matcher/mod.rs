@@ -200,26 +200,22 @@ pub fn check(expected: &str, actual: impl Into<String>, spec: &MatchSpec) -> Ver
     let expected = normalize(expected);
     let actual = normalize::normalize_owned(actual.into());
     let exp = lines(&expected);
-    // Outputs are large and mostly pass: the default mode decides that without splitting the
-    // output into a list of lines.
-    let passes_exact = spec.mode == MatchMode::Exact
-        && wildcard_match(
-            &parse_all(&exp, spec.ws_collapse, true),
-            &actual,
-            spec.ws_collapse,
-        );
-    let act = if passes_exact {
-        Vec::new()
-    } else {
-        lines(&actual)
-    };
+    let ws = spec.ws_collapse;
     let outcome = match spec.mode {
         MatchMode::Any => Outcome::pass(),
-        MatchMode::Exact if passes_exact => Outcome::pass(),
-        MatchMode::Exact => drift_exact(&exp, &act, spec.ws_collapse),
-        MatchMode::Contains => check_contains(&exp, &act, spec.ws_collapse),
-        MatchMode::Unordered => check_unordered(&exp, &act, spec.ws_collapse),
-        MatchMode::Table => table::check(&exp, &act, spec),
+        // Outputs are large and mostly pass: that is decided without splitting the output
+        // into a list of lines, which only a drift's alignment needs.
+        MatchMode::Exact => {
+            let patterns = parse_all(&exp, ws, true);
+            if wildcard_match(&patterns, &actual, ws) {
+                Outcome::pass()
+            } else {
+                drift_exact(&patterns, &exp, &lines(&actual), ws)
+            }
+        }
+        MatchMode::Contains => check_contains(&exp, &lines(&actual), ws),
+        MatchMode::Unordered => check_unordered(&exp, &lines(&actual), ws),
+        MatchMode::Table => table::check(&exp, &lines(&actual), spec),
     };
     if outcome.passed {
         return Verdict {
@@ -370,8 +366,7 @@ impl<'t> TextLines<'t> {
 }
 
 /// The alignment behind a failed default-mode comparison.
-fn drift_exact(expected: &[&str], actual: &[&str], ws: bool) -> Outcome {
-    let patterns = parse_all(expected, ws, true);
+fn drift_exact(patterns: &[LinePattern], expected: &[&str], actual: &[&str], ws: bool) -> Outcome {
     let comparable_actual: Vec<Cow<'_, str>> = actual.iter().map(|l| comparable(l, ws)).collect();
     let matches = |i: usize, j: usize| patterns[i].matches(&comparable_actual[j]);
     let ops = align(
